@@ -16,3 +16,7 @@ from .coords import *  # noqa: F401,F403
 from .exceptions import *  # noqa: F401,F403
 from .filters import *  # noqa: F401,F403
 from .io import *  # noqa: F401,F403
+
+# TEAL task "acs_flecks" (CONVENTIONS §5): teal.load('acs_flecks') attaches
+# this package, so the task's run/getHelpAsString/__taskname__ live here.
+from .teal_task import __taskname__, getHelpAsString, run  # noqa: E402,F401

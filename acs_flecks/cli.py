@@ -52,6 +52,10 @@ def _configure_logging(verbose, quiet):
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    # Dask's scheduler and workers log every connection at INFO.
+    for name in ('distributed', 'bokeh', 'tornado'):
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if verbose > 2 else logging.WARNING)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):

@@ -1,11 +1,162 @@
-"""Not yet implemented."""
+"""
+Write a new bad-pixel table: the reference plus DQ 4 on every fleck pixel
+under 50% transmissivity (report §8).
+
+Every reference row is kept unchanged; new rows are runs along x (AXIS=1)
+with CCDAMP='N/A' and CCDGAIN=-999.  The table is certified (CRDS
+validators, FITS verification, own checks, pixel difference against the
+reference) before it is renamed into place: nothing is written if it fails.
+
+Examples::
+
+    acs_flecks bpixtab --reference jref$25g1256nj_bpx.fits \\
+        --bad-pixels badpix.ecsv --flecks flecks.ecsv \\
+        --useafter 2017-05-05 -o new_bpx.fits
+    acs_flecks bpixtab --reference auto --image jbt122x8q_flc.fits \\
+        --flecks flecks.ecsv --flats *_pfl.fits --useafter 2017-05-05 \\
+        -o new_bpx.fits
+
+Exit status: 0 written, 1 certification failed, 2 bad input.
+"""
+
+import os
+
+from astropy.table import Table
+
+from ..exceptions import AcsFlecksError, CertificationError
+
 NAME = 'bpixtab'
-HELP = "(not yet implemented)"
+HELP = 'write a new bpixtab with DQ 4 on the fleck pixels (report §8)'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('--reference', required=True, metavar='REF',
+                        help="current bpixtab: a path, jref$name or 'auto' "
+                             '(the BPIXTAB named in --image)')
+    parser.add_argument('--image', metavar='FILE',
+                        help="image whose header names the BPIXTAB, for "
+                             "--reference auto (default: the first flat)")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--bad-pixels', metavar='ECSV',
+                     help='table of bad pixels: ccdchip, x, y (1-indexed), '
+                          'transmissivity, fleck_id')
+    src.add_argument('--flats', nargs='+', metavar='FLAT',
+                     help='lamp flats to measure the transmissivity of each '
+                          'fleck pixel (needs --flecks)')
+    parser.add_argument('--flecks', metavar='ECSV',
+                        help='fleck catalog (ccdchip, x, y): names the '
+                             'flecks and bounds where new flags may appear')
+    parser.add_argument('--useafter', required=True, metavar='DATE',
+                        help="USEAFTER, e.g. 2017-05-05 or 'May 05 2017 "
+                             "00:00:00' (the flecks' date of origin)")
+    parser.add_argument('-o', '--output', required=True, metavar='FILE',
+                        help='the new bpixtab')
+    parser.add_argument('--value', type=int, default=4,
+                        help='DQ flag to set (default: 4, bad detector pixel)')
+    parser.add_argument('--threshold', type=float, default=0.5,
+                        help='flag pixels with transmissivity below this '
+                             '(default: 0.5)')
+    parser.add_argument('--detector', default='WFC',
+                        help='detector of the flecks (default: WFC)')
+    parser.add_argument('--description', metavar='TEXT',
+                        help='DESCRIP of the new table')
+    parser.add_argument('--max-distance', type=float, default=30.0,
+                        help='certification: largest distance (pixels) of a '
+                             'new flag from a fleck (default: 30)')
+    parser.add_argument('--box', default='40x40',
+                        help="cutout around each fleck for --flats, 'NXxNY' "
+                             "(default 40x40; a 'box' column of --flecks "
+                             'overrides it per fleck)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace an existing output file')
+
+
+def read_table(path, what):
+    """Read an ECSV (or any astropy-readable) table, or raise."""
+    if path is None:
+        return None
+    if not os.path.isfile(path):
+        raise AcsFlecksError(f'no such {what} file', path=path)
+    try:
+        fmt = 'ascii.ecsv' if path.endswith('.ecsv') else None
+        return Table.read(path, format=fmt) if fmt else Table.read(path)
+    except Exception as exc:  # astropy raises many types for bad tables
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AcsFlecksError(f'cannot read the {what} table ({msg})',
+                             path=path) from None
+
+
+def _bad_pixels_from_flats(args, flecks):
+    """Measure each fleck of the catalog in the lamp flats (report §6.1)
+    and keep its pixels under the threshold (acs_flecks.characterize)."""
+    try:
+        from ..characterize import bad_pixels, measure_transmissivity
+    except ImportError as exc:
+        raise AcsFlecksError(
+            '--flats needs acs_flecks.characterize, which this installation '
+            f'lacks ({exc}); give --bad-pixels instead') from None
+    if flecks is None:
+        raise AcsFlecksError('--flats needs --flecks (where to measure)')
+    names = {n.lower(): n for n in flecks.colnames}
+    missing = [c for c in ('ccdchip', 'x', 'y') if c not in names]
+    if missing:
+        raise AcsFlecksError(f'fleck catalog lacks column(s) '
+                             f'{", ".join(missing)}', path=args.flecks)
+    results, ids = [], []
+    for i, row in enumerate(flecks):
+        def get(name, default=None):
+            key = names.get(name)
+            if key is None:
+                return default
+            v = row[key]
+            return getattr(v, 'value', v)
+        fid = str(get('fleck_id', '') or f'fleck{i + 1}')
+        box = get('box', args.box)
+        results.append(measure_transmissivity(
+            args.flats, ccdchip=int(get('ccdchip')), x=float(get('x')),
+            y=float(get('y')), box=box, fleck_id=fid,
+            badpix_threshold=args.threshold))
+        ids.append(fid)
+    return bad_pixels(results, threshold=args.threshold, fleck_id=ids)
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    from ..bpixtab import deliver_bpixtab, parse_useafter
+    from ..reference import resolve_reference
+    from ..utils import check_output_path
+
+    parse_useafter(args.useafter)            # fail fast, before any work
+    flecks = read_table(args.flecks, 'fleck')
+    image = args.image or (args.flats[0] if args.flats else None)
+    reference = resolve_reference(args.reference, image=image)
+    check_output_path(args.output, inputs=[reference, args.bad_pixels,
+                                           args.flecks, image],
+                      overwrite=args.overwrite)
+    if args.bad_pixels:
+        bad = read_table(args.bad_pixels, 'bad-pixel')
+    else:
+        bad = _bad_pixels_from_flats(args, flecks)
+    try:
+        delivery = deliver_bpixtab(
+            reference, bad, args.output, useafter=args.useafter,
+            value=args.value, detector=args.detector.upper(),
+            description=args.description, threshold=args.threshold,
+            flecks=flecks, overwrite=args.overwrite,
+            max_distance=args.max_distance,
+            method=('pixels with transmissivity < '
+                    f'{100 * args.threshold:.0f}% '
+                    + ('from ' + os.path.basename(args.bad_pixels)
+                       if args.bad_pixels else
+                       f'measured in {len(args.flats)} lamp flat(s)')))
+    except CertificationError as exc:
+        result = getattr(exc, 'result', None)
+        if result is not None:
+            print(result.report())
+        print(f'acs_flecks: {args.output} not written: certification failed')
+        return 1
+    print(delivery.certification.report())
+    table = delivery.table
+    print(f'wrote {delivery.path}: {table.meta["n_reference"]} reference '
+          f'rows kept, {table.meta["n_added"]} rows added for '
+          f'{table.meta["added_pixels"]} pixels (DQ {args.value})')
+    return 0

@@ -1,11 +1,102 @@
-"""Not yet implemented."""
+"""
+Run the whole job on built-in demo data.
+
+Simulates the report's discovery timeline (2017: one combined short flashed
+dark per anneal cycle as full two-chip frames, lamp flats of December 2016
+and 2017, un-flashed darks and EPER images), then runs find -> monitor ->
+flashed vs un-flashed -> characterize -> bpixtab -> certify -> HTML report,
+compares the result with the simulation's truth and prints where every
+output went.
+
+Example::
+
+    acs_flecks demo acs_flecks_demo
+"""
+
+import os
+
+import numpy as np
+
 NAME = 'demo'
-HELP = "(not yet implemented)"
+HELP = 'simulate the 2017 discovery and run the whole chain on it'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('outdir', nargs='?', default='acs_flecks_demo',
+                        metavar='OUTDIR',
+                        help='output directory (default: acs_flecks_demo)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='simulation seed (default 0)')
+    parser.add_argument('--window', type=int, default=None, metavar='N',
+                        help='simulate the darks as N x N windows instead of '
+                             'full frames (faster; the tiny fleck is then '
+                             'outside them)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='Dask workers (default: all cores)')
+    parser.add_argument('--scheduler', default='',
+                        help="Dask scheduler address ('serial' for none)")
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return 'nan' if not np.isfinite(v) else f'{v:.1f}'
+    return str(v)
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    from ..demo import run_demo
+
+    print(f'acs_flecks demo: simulating the 2017 discovery in {args.outdir}/ '
+          '(full-frame darks take a minute)...', flush=True)
+    result, comparison, timings = run_demo(
+        args.outdir, seed=args.seed, window=args.window,
+        workers=args.workers, scheduler=args.scheduler)
+    arts = result.artifacts
+    names, counts = np.unique(np.asarray(arts['status']), return_counts=True)
+    print()
+    print(f'Artifacts found: {len(arts)} ('
+          + ', '.join(f'{c} {n}' for n, c in zip(names, counts)) + ')')
+    print()
+    print('Flecks: simulation truth vs what acs_flecks found '
+          '(1-indexed chip pixels):')
+    comparison.pprint_all()
+    if result.characterizations:
+        print()
+        print('Transmissivity per filter (master aperture):')
+        for name, ch in result.characterizations.items():
+            t = ch.transmissivity.to_table()
+            cols = [c for c in ('filter', 'wavelength', 'transmissivity',
+                                'transmissivity_err', 'aperture_npix')
+                    if c in t.colnames]
+            print(f'  {name}')
+            t[cols].pprint_all()
+    if result.lightpath is not None:
+        print()
+        print('Flashed vs un-flashed (report §3):')
+        cols = [c for c in ('artifact_id', 'ccdchip', 'x', 'y', 'verdict')
+                if c in result.lightpath.colnames]
+        result.lightpath[cols].pprint_all()
+    if result.delivery is not None:
+        print()
+        print(f'New bad-pixel table: {result.delivery.path} '
+              f'(USEAFTER {result.useafter}, {len(result.bad_pixels)} fleck '
+              f'pixels with DQ 4, {result.delivery.table.meta.get("n_added", "?")} '
+              'rows added)')
+        cert = result.delivery.certification
+        if cert is not None:
+            print(cert.report())
+    for note in result.notes:
+        print(f'note: {note}')
+    print()
+    print('Timings:')
+    for stage, sec in timings.items():
+        print(f'  {stage}: {sec:.1f} s')
+    print()
+    print('Outputs:')
+    for name, path in sorted(result.outputs.items()):
+        print(f'  {name:12s} {path}')
+    print(f'  {"simulation":12s} {os.path.join(args.outdir, "data")} '
+          '(manifest.ecsv, truth_artifacts.ecsv, truth_maps.fits)')
+    print()
+    print(f'Open {os.path.abspath(result.report)} in a browser.')
+    return 0

@@ -1,11 +1,123 @@
-"""Not yet implemented."""
+"""
+Find dark artifacts (flecks, freckles) in post-flashed darks (report §7).
+
+Each chip is median filtered (15x15), normalized by its smooth LED level,
+inverted to a percent deficit, 100 x (1 - image), and searched for groups
+of at least MIN_AREA connected pixels above NSIGMA x the noise.  Positions
+are 1-indexed, x = column, in the full-chip frame.
+
+Examples::
+
+    acs_flecks find jd_dkc_2017-05-05.fits -o artifacts.ecsv
+    acs_flecks find dkc*.fits -o all.ecsv --regions artifacts.reg \\
+        --thumbnails thumbs/ --known freckles.ecsv
+"""
+
+import os
+
+import numpy as np
+from astropy.table import vstack
+
+from ..detect.catalog import (match_known, read_catalog, write_catalog,
+                              write_ds9_regions)
+from ..detect.finder import DEFAULT_MASK_FLAGS, FindParameters, find_artifacts
+from ..exceptions import AcsFlecksError
+from ..io import ACSImage
+from ..utils import check_output_path
+
 NAME = 'find'
-HELP = "(not yet implemented)"
+HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('images', nargs='+', metavar='IMAGE',
+                        help='post-flashed darks (DKC, crj/flt)')
+    parser.add_argument('-o', '--output', required=True, metavar='CATALOG',
+                        help='output catalog (ECSV)')
+    parser.add_argument('--median-size', type=int, default=15, metavar='N',
+                        help='median filter size, odd >= 3 (default 15)')
+    parser.add_argument('--nsigma', type=float, default=5.0,
+                        help='detection threshold in noise units (default 5)')
+    parser.add_argument('--min-area', type=int, default=25, metavar='NPIX',
+                        help='minimum connected pixels (default 25)')
+    parser.add_argument('--mask-flags', type=int, default=DEFAULT_MASK_FLAGS,
+                        metavar='BITS',
+                        help='DQ bits to ignore (default %(default)s: all '
+                             'but 4)')
+    parser.add_argument('--chips', type=int, nargs='+', metavar='CCDCHIP',
+                        help='chips to search (default: all)')
+    parser.add_argument('--regions', metavar='FILE.reg',
+                        help='also write a DS9 region file (one per image '
+                             'when several, named FILE_<rootname>.reg)')
+    parser.add_argument('--thumbnails', metavar='DIR',
+                        help='write a contact sheet of the artifacts per '
+                             'image into DIR')
+    parser.add_argument('--known', metavar='KNOWN.ecsv',
+                        help='catalog of known artifacts: adds a "known" '
+                             'column and marks new ones in the figures')
+    parser.add_argument('--match-radius', type=float, default=5.0,
+                        metavar='PIX',
+                        help='radius for matching --known (default 5 pix)')
+
+
+def _region_path(base, img, many):
+    if not many:
+        return base
+    stem, ext = os.path.splitext(base)
+    return f'{stem}_{img.rootname}{ext or ".reg"}'
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    # validate everything before any work, so nothing is written on error
+    params = FindParameters(median_size=args.median_size, nsigma=args.nsigma,
+                            min_area=args.min_area,
+                            mask_flags=args.mask_flags)
+    images = [ACSImage(p) for p in args.images]
+    out = check_output_path(args.output, inputs=args.images)
+    if args.regions:
+        check_output_path(args.regions, inputs=args.images)
+    if args.thumbnails and not os.path.isdir(args.thumbnails):
+        raise AcsFlecksError('thumbnail directory does not exist',
+                             path=args.thumbnails)
+    known = read_catalog(args.known) if args.known else None
+
+    catalogs = []
+    for img in images:
+        cat = find_artifacts(img, chips=args.chips, **{
+            k: getattr(params, k) for k in ('median_size', 'nsigma',
+                                            'min_area', 'mask_flags')})
+        cat['obs_time'] = np.array([cat.meta['obs_time']] * len(cat),
+                                   dtype='U23')
+        if known is not None:
+            cat['known'] = match_known(cat, known, radius=args.match_radius)
+        catalogs.append(cat)
+
+    many = len(images) > 1
+    if many:
+        table = vstack(catalogs, metadata_conflicts='silent')
+        table['id'] = np.arange(1, len(table) + 1)
+        table.meta = dict(catalogs[0].meta)
+        table.meta['source_file'] = [c.meta['source_file'] for c in catalogs]
+        table.meta['obs_time'] = [c.meta['obs_time'] for c in catalogs]
+        table.meta['ltv'] = {}
+    else:
+        table = catalogs[0]
+    write_catalog(table, out)
+    if args.regions:
+        for img, cat in zip(images, catalogs):
+            write_ds9_regions(cat, _region_path(args.regions, img, many))
+    if args.thumbnails:
+        from ..plotting.thumbnails import contact_sheet, save_figure
+        for img, cat in zip(images, catalogs):
+            fig = contact_sheet(img, cat, params=params)
+            save_figure(fig, os.path.join(args.thumbnails,
+                                          f'{img.rootname}_artifacts.png'))
+    for img, cat in zip(images, catalogs):
+        n_new = '' if known is None else \
+            f', {int((~cat["known"]).sum())} new'
+        per_chip = ', '.join(
+            f'WFC{c}: {int((cat["ccdchip"] == c).sum())}'
+            for c in cat.meta['chips'])
+        print(f'{img.name}: {len(cat)} artifact(s) ({per_chip}{n_new})')
+    print(f'catalog written to {out}')
+    return 0

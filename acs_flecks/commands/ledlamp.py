@@ -1,11 +1,50 @@
-"""Not yet implemented."""
+"""
+Compare a fleck's aperture in an LED post-flashed dark (DKC) with its lamp
+master aperture from flats (report §6.2, Figure 17): both apertures, their
+difference, and the offset of the LED shadow from the lamp shadow (model
+fit of the shifted lamp blocking image, with its uncertainty).  Writes
+<ID>_ledlamp.ecsv, <ID>_ledlamp.fits and <ID>_ledlamp.png to DIR.
+
+Example::
+
+    acs_flecks ledlamp dkc.fits --flats flats/*_crc.fits --ccdchip 2 \\
+        --x 1521 --y 1773 -o out/
+"""
+
+from ..characterize import compare_led_lamp, measure_transmissivity, parse_box
+from .transmissivity import add_position_arguments, check_outdir
+
 NAME = 'ledlamp'
-HELP = "(not yet implemented)"
+HELP = 'LED post-flash vs lamp-flat aperture of a fleck and their offset (§6.2)'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('dkc', metavar='DKC', help='post-flashed combined dark')
+    parser.add_argument('--flats', nargs='+', required=True, metavar='FLAT',
+                        help='lamp flats of one date (define the master aperture)')
+    add_position_arguments(parser)
+    parser.add_argument('--aperture-threshold', type=float, default=0.05,
+                        help='blocking fraction defining an aperture (default 0.05)')
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    check_outdir(args.outdir)
+    lamp = measure_transmissivity(args.flats, ccdchip=args.ccdchip, x=args.x,
+                                  y=args.y, box=parse_box(args.box),
+                                  aperture_threshold=args.aperture_threshold,
+                                  fleck_id=args.fleck_id)
+    comp = compare_led_lamp(args.dkc, lamp)
+    files = comp.write(args.outdir, prefix=lamp.default_prefix)
+    if not args.no_figures:
+        import os
+        from ..plotting.characterize import plot_led_lamp, save_figure
+        p = os.path.join(args.outdir, f'{lamp.default_prefix}_ledlamp.png')
+        files['figure'] = save_figure(plot_led_lamp(comp), p)
+    t = comp.to_table()
+    for c in t.colnames:
+        if t[c].dtype.kind == 'f':
+            t[c].info.format = '.3f'
+    t.pprint_all()
+    for kind, path in files.items():
+        print(f'wrote {kind}: {path}')
+    return 0

@@ -1,11 +1,150 @@
-"""Not yet implemented."""
+"""
+Monitor artifacts across anneal cycles (report §2, §7).
+
+Searches each epoch (the combined short flashed dark, DKC, of an anneal
+cycle) for artifacts, keeps the whole history in an SQLite database,
+cross-matches artifacts between epochs and classifies them: stable, new
+(with the date-of-origin bracket last_seen_absent .. first_seen), vanished,
+changed, or transient (a single noise or edge detection).
+
+Examples::
+
+    # a lifetime, on all local cores
+    acs_flecks monitor dkc/*_dkc.fits --db history.sqlite -o artifacts.ecsv \\
+        --timeline timeline.png --thumbnails new.png
+    # next month's epoch (the past is not reprocessed)
+    acs_flecks monitor --add jd1234_dkc.fits --db history.sqlite -o artifacts.ecsv
+    # on an existing dask.distributed cluster
+    acs_flecks monitor dkc/*.fits --db history.sqlite --scheduler tcp://head:8786
+    # export only (read-only, works while a run writes)
+    acs_flecks monitor --db history.sqlite -o artifacts.ecsv
+"""
+
+import os
+import sys
+
+import numpy as np
+
+from ..coords import chip_name
+from ..exceptions import AcsFlecksError
+from ..monitor.classify import DEFAULT_CHANGE_NSIGMA
+from ..monitor.crossmatch import DEFAULT_TOLERANCE
+
 NAME = 'monitor'
-HELP = "(not yet implemented)"
+HELP = 'find, cross-match and classify artifacts across epochs (history DB)'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('files', nargs='*', metavar='FILE',
+                        help='one flashed dark (DKC) per epoch, any order')
+    parser.add_argument('--db', required=True, metavar='HISTORY.sqlite',
+                        help='history database (created if missing)')
+    parser.add_argument('-o', '--output', metavar='ARTIFACTS.ecsv',
+                        help='write the artifacts table (ECSV)')
+    parser.add_argument('--add', action='append', default=[], metavar='FILE',
+                        help='add an epoch to an existing history (may be '
+                             'repeated); an epoch already present changes '
+                             'nothing, an older one is inserted in time '
+                             'order and everything re-classified')
+    parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
+                        metavar='PIX', help='cross-match radius in pixels '
+                        f'(default {DEFAULT_TOLERANCE:g})')
+    parser.add_argument('--scheduler', metavar='ADDRESS',
+                        help="dask.distributed scheduler address "
+                             "(tcp://host:8786), or 'serial' for no Dask "
+                             '(default: a local cluster on all cores)')
+    parser.add_argument('--workers', type=int, metavar='N',
+                        help='local worker processes (default: all cores)')
+    parser.add_argument('--timeline', metavar='FIG.png',
+                        help='write the timeline figure')
+    parser.add_argument('--thumbnails', metavar='FIG.png',
+                        help='write before/after thumbnails of new artifacts')
+    parser.add_argument('--detections', metavar='DETECTIONS.ecsv',
+                        help='also export every detection')
+    parser.add_argument('--median-size', type=int, default=15,
+                        help='median filter size (default 15, report §7)')
+    parser.add_argument('--nsigma', type=float, default=5.0,
+                        help='detection threshold (default 5)')
+    parser.add_argument('--min-area', type=int, default=25,
+                        help='minimum area in pixels (default 25)')
+    parser.add_argument('--change-nsigma', type=float,
+                        default=DEFAULT_CHANGE_NSIGMA,
+                        help='threshold of the "changed" test in units of '
+                             f'its uncertainty (default {DEFAULT_CHANGE_NSIGMA:g})')
+    parser.add_argument('--vanish-after', type=int, default=1, metavar='N',
+                        help='latest epochs without an artifact before it is '
+                             '"vanished" (default 1)')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no progress bar')
+
+
+def _print_summary(art):
+    s = art.meta.get('summary', {})
+    names, counts = np.unique(np.asarray(art['status']), return_counts=True)
+    print(f'history: {art.meta.get("n_epochs_total", "?")} epoch(s); '
+          f'{len(art)} artifact(s): '
+          + (', '.join(f'{c} {n}' for n, c in zip(names, counts)) or 'none'))
+    if s:
+        print(f'this run: {len(s.get("added", []))} epoch(s) added, '
+              f'{len(s.get("already_present", []))} already present, '
+              f'{len(s.get("out_of_order", []))} out of order, '
+              f'{len(s.get("skipped", []))} skipped')
+        for line in s.get('skipped', []):
+            print(f'  skipped: {line}')
+    for status in ('new', 'vanished', 'changed'):
+        sel = art[art['status'] == status]
+        for r in sel:
+            where = (f'{r["artifact_id"]} {chip_name(r["ccdchip"])} '
+                     f'({r["x"].value:.1f}, {r["y"].value:.1f})')
+            if status == 'new':
+                print(f'  NEW {where}: appeared between '
+                      f'{r["last_seen_absent"]} and {r["first_seen"]}')
+            elif status == 'vanished':
+                print(f'  VANISHED {where}: last seen {r["last_seen"]}, '
+                      f'absent from {r["first_seen_absent"]}')
+            else:
+                print(f'  CHANGED {where}: {r["change_reason"]}')
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    from ..monitor import HistoryDatabase, monitor_epochs
+    files = list(args.files) + list(args.add)
+    if args.add and not os.path.exists(args.db):
+        raise AcsFlecksError('--add needs an existing history database; give '
+                             'the epochs as FILE arguments to start one',
+                             path=args.db)
+    scheduler = args.scheduler
+    if args.workers is not None and scheduler not in (None, 'serial'):
+        raise AcsFlecksError('--workers applies to the local cluster only, '
+                             'not to --scheduler ADDRESS')
+    if files:
+        art = monitor_epochs(
+            files, db=args.db, tolerance=args.tolerance, scheduler=scheduler,
+            workers=args.workers,
+            find_kwargs={'median_size': args.median_size,
+                         'nsigma': args.nsigma, 'min_area': args.min_area},
+            change_nsigma=args.change_nsigma, vanish_after=args.vanish_after,
+            output=args.output, progress=False if args.no_progress else None)
+    else:
+        with HistoryDatabase(args.db, readonly=True) as db:
+            art = db.artifacts()
+            if args.output:
+                db.export(args.output)
+    if args.detections:
+        with HistoryDatabase(args.db, readonly=True) as db:
+            db.export_detections(args.detections)
+    if args.timeline or args.thumbnails:
+        from ..plotting.timeline import plot_new_thumbnails, plot_timeline
+        from ..utils import atomic_output
+        for path, func in ((args.timeline, plot_timeline),
+                           (args.thumbnails, plot_new_thumbnails)):
+            if path:
+                fig = func(args.db)
+                with atomic_output(path) as tmp:
+                    fig.savefig(tmp, dpi=120,
+                                format=os.path.splitext(path)[1][1:] or 'png')
+    _print_summary(art)
+    if args.output:
+        print(f'wrote {args.output}')
+    sys.stdout.flush()
+    return 0

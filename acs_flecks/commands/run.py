@@ -1,11 +1,53 @@
-"""Not yet implemented."""
+"""
+Run the whole acs_flecks chain from a TEAL configuration file (task
+``acs_flecks``): find -> monitor -> characterize -> bpixtab -> certify ->
+report.
+
+Examples::
+
+    acs_flecks run --write-config my_acs_flecks.cfg   # defaults to edit
+    acs_flecks run my_acs_flecks.cfg
+    acs_flecks run my_acs_flecks.cfg --show           # print, do not run
+
+The same configuration runs in Python with
+``acs_flecks.teal_task.run(teal.load('my_acs_flecks.cfg'))``.
+"""
+
+import shutil
+
 NAME = 'run'
-HELP = "(not yet implemented)"
+HELP = 'run the whole chain from a TEAL configuration file'
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('config', nargs='?', metavar='CONFIG.cfg',
+                        help='TEAL configuration of task acs_flecks')
+    parser.add_argument('--write-config', metavar='FILE',
+                        help='write the default configuration to FILE and '
+                             'exit')
+    parser.add_argument('--show', action='store_true',
+                        help='print the parameters and exit')
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    from ..exceptions import AcsFlecksError
+    from ..teal_task import (config_to_kwargs, default_config_path,
+                             load_config, run as run_task)
+    from ..utils import atomic_output, check_output_path
+
+    if args.write_config:
+        check_output_path(args.write_config, overwrite=False)
+        with atomic_output(args.write_config) as tmp:
+            shutil.copyfile(default_config_path(), tmp)
+        print(f'wrote {args.write_config}')
+        return 0
+    if not args.config:
+        raise AcsFlecksError('give a configuration file (or --write-config '
+                             'FILE to start one)')
+    cfg = load_config(args.config)
+    if args.show:
+        for key, val in config_to_kwargs(cfg).items():
+            print(f'{key} = {val!r}')
+        return 0
+    run_task(cfg)
+    return 0

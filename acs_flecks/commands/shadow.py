@@ -1,11 +1,83 @@
-"""Not yet implemented."""
+"""
+The shadow trail in +y of a fleck (report §5, Figure 9): total signal in an
+11x3 box just above the fleck vs an empty box of the same size to its
+right, with Poisson errors, for every short flashed dark.  Writes
+<ID>_shadow.ecsv and <ID>_shadow.png.
+
+Example::
+
+    acs_flecks shadow dkc/*_dkc.fits --ccdchip 2 --x 1521 --y 1773 \\
+        --appeared 2017-05-05 -o out/
+"""
+
+from ..characterize import shadow_time_series
+from ..exceptions import AcsFlecksError
+from .transmissivity import check_outdir
+
 NAME = 'shadow'
-HELP = "(not yet implemented)"
+HELP = 'shadow-trail vs empty-box signal over short darks (§5)'
+
+
+def _box(text):
+    try:
+        vals = [int(v) for v in text.split(',')]
+    except ValueError:
+        raise AcsFlecksError(f'box must be XMIN,XMAX,YMIN,YMAX, got {text!r}') from None
+    if len(vals) != 4:
+        raise AcsFlecksError(f'box must be XMIN,XMAX,YMIN,YMAX, got {text!r}')
+    return tuple(vals)
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('darks', nargs='+', metavar='DARK',
+                        help='average short flashed darks (DKC)')
+    parser.add_argument('--ccdchip', type=int, required=True, choices=(1, 2))
+    parser.add_argument('--x', type=float, required=True, help='1-indexed chip column')
+    parser.add_argument('--y', type=float, required=True, help='1-indexed chip row')
+    parser.add_argument('--shadow-box', default=None, metavar='XMIN,XMAX,YMIN,YMAX',
+                        help='explicit shadow box (1-indexed, inclusive)')
+    parser.add_argument('--empty-box', default=None, metavar='XMIN,XMAX,YMIN,YMAX',
+                        help='explicit empty box of the same size')
+    parser.add_argument('--size', default='11x3', metavar='NXxNY',
+                        help='size of the default boxes (default 11x3)')
+    parser.add_argument('--appeared', default=None, metavar='DATE',
+                        help='date of origin to mark on the figure')
+    parser.add_argument('--fleck-id', default='')
+    parser.add_argument('-o', '--outdir', required=True, metavar='DIR')
+    parser.add_argument('--no-figures', action='store_true')
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    check_outdir(args.outdir)
+    try:
+        nx, ny = (int(v) for v in args.size.lower().split('x'))
+    except ValueError:
+        raise AcsFlecksError(f'--size must look like 11x3 (NXxNY), got '
+                             f'{args.size!r}') from None
+    size = (ny, nx)
+    sb = _box(args.shadow_box) if args.shadow_box else None
+    eb = _box(args.empty_box) if args.empty_box else None
+    series = shadow_time_series(args.darks, ccdchip=args.ccdchip, x=args.x, y=args.y,
+                                shadow_box=sb, empty_box=eb, size=size,
+                                fleck_id=args.fleck_id)
+    prefix = args.fleck_id or f'WFC{args.ccdchip}_{int(round(args.x))}_{int(round(args.y))}'
+    files = series.write(args.outdir, prefix=prefix)
+    if not args.no_figures:
+        import os
+        from ..plotting.characterize import plot_shadow_series, save_figure
+        p = os.path.join(args.outdir, f'{prefix}_shadow.png')
+        files['figure'] = save_figure(plot_shadow_series(series, appeared=args.appeared), p)
+    t = series.table.copy()
+    t['time'] = t['time'].isot
+    for c in t.colnames:
+        if t[c].dtype.kind == 'f':
+            t[c].info.format = '.1f'
+    t['time', 'shadow_signal', 'shadow_err', 'empty_signal', 'empty_err',
+      'difference', 'difference_err', 'significance'].pprint_all()
+    print(f'shadow box x {series.shadow_box[0]}-{series.shadow_box[1]}, y '
+          f'{series.shadow_box[2]}-{series.shadow_box[3]}; empty box x '
+          f'{series.empty_box[0]}-{series.empty_box[1]}, y '
+          f'{series.empty_box[2]}-{series.empty_box[3]}')
+    for kind, path in files.items():
+        print(f'wrote {kind}: {path}')
+    return 0

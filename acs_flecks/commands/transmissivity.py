@@ -1,11 +1,113 @@
-"""Not yet implemented."""
+"""
+Measure a fleck's transmissivity in lamp flats (report §6.1).
+
+For each broadband flat: cutout, division by the local background (a plane
+fitted to the pixels outside the fleck), 1 - image, the pixels blocking more
+than --aperture-threshold form the filter's aperture; the union over the
+filters is the master aperture, and the transmissivity per filter is the
+mean normalized flux in it.  Narrowband flats are skipped.  Writes
+<ID>_transmissivity.ecsv, <ID>_badpix.ecsv (pixels under
+--badpix-threshold), <ID>_aperture.fits, <ID>_maps.fits and the figures
+(Figures 10-14) to DIR.
+
+Example::
+
+    acs_flecks transmissivity flats/*_crc.fits --ccdchip 2 --x 1521 --y 1773 \\
+        --box 40x40 -o out/
+"""
+
+import os
+
+from ..characterize import (COMBINE_RULES, bad_pixels, measure_transmissivity,
+                            parse_box)
+from ..characterize.fleck import FleckCharacterization, write_figures
+from ..exceptions import AcsFlecksError
+from ..utils import atomic_output
+
 NAME = 'transmissivity'
-HELP = "(not yet implemented)"
+HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
+
+
+def add_position_arguments(parser, *, box_default='40x40'):
+    """--ccdchip, --x, --y, --box, -o (shared by the characterization commands)."""
+    parser.add_argument('--ccdchip', type=int, required=True, choices=(1, 2),
+                        help='chip: 1 = WFC1, 2 = WFC2')
+    parser.add_argument('--x', type=float, required=True,
+                        help='1-indexed chip column of the fleck')
+    parser.add_argument('--y', type=float, required=True,
+                        help='1-indexed chip row of the fleck')
+    parser.add_argument('--box', default=box_default, metavar='NXxNY',
+                        help=f'cutout size, width x height (default {box_default}; '
+                             'the report used 20x30 for the elongated fleck)')
+    parser.add_argument('--fleck-id', default='', help='name used in output files')
+    parser.add_argument('-o', '--outdir', required=True, metavar='DIR',
+                        help='output directory (created if needed)')
+    parser.add_argument('--no-figures', action='store_true', help='skip the figures')
+
+
+def check_outdir(path):
+    """Create the output directory or raise a clear error."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise AcsFlecksError('output path exists and is not a directory', path=path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise AcsFlecksError(f'cannot create output directory ({exc.strerror})',
+                             path=path) from None
 
 
 def add_arguments(parser):
-    pass
+    parser.add_argument('flats', nargs='+', metavar='FLAT',
+                        help='lamp flats (crc/crj) of one date, one per filter')
+    add_position_arguments(parser)
+    parser.add_argument('--aperture-threshold', type=float, default=0.05,
+                        help='blocking fraction defining a filter aperture (default 0.05)')
+    parser.add_argument('--badpix-threshold', type=float, default=0.5,
+                        help='transmissivity under which a pixel is bad (default 0.5)')
+    parser.add_argument('--combine', default='bluest',
+                        help=f'rule combining filters for bad pixels: '
+                             f'{", ".join(COMBINE_RULES)} or a filter name '
+                             '(default bluest = F435W, as in the report)')
+    parser.add_argument('--background', default='plane',
+                        choices=('plane', 'poly2', 'median'),
+                        help='local background model (default plane)')
+    parser.add_argument('--before', nargs='+', metavar='FLAT', default=None,
+                        help='flats of an earlier date for the thumbnail figure')
 
 
 def run(args):
-    raise NotImplementedError(NAME)
+    check_outdir(args.outdir)
+    res = measure_transmissivity(
+        args.flats, ccdchip=args.ccdchip, x=args.x, y=args.y,
+        box=parse_box(args.box), aperture_threshold=args.aperture_threshold,
+        badpix_threshold=args.badpix_threshold, background=args.background,
+        fleck_id=args.fleck_id)
+    bad = bad_pixels(res, combine=args.combine, fleck_id=args.fleck_id or None)
+    prefix = res.default_prefix
+    files = res.write(args.outdir, prefix=prefix)
+    p = os.path.join(args.outdir, f'{prefix}_badpix.ecsv')
+    with atomic_output(p) as tmp:
+        bad.write(tmp, format='ascii.ecsv')
+    files['badpix'] = p
+    if not args.no_figures:
+        before = None
+        if args.before:
+            before = measure_transmissivity(
+                args.before, ccdchip=args.ccdchip, x=args.x, y=args.y,
+                box=parse_box(args.box), aperture_threshold=args.aperture_threshold,
+                background=args.background)
+        ch = FleckCharacterization(transmissivity=res, bad_pixels=bad)
+        files.update(write_figures(ch, args.outdir, prefix=prefix, before=before))
+    t = res.to_table()
+    t['wavelength'].info.format = '.1f'
+    for c in ('transmissivity', 'transmissivity_err', 'err_stat', 'err_norm', 'err_flat'):
+        t[c].info.format = '.4f'
+    t['filter', 'wavelength', 'transmissivity', 'transmissivity_err',
+      'aperture_npix', 'filter_npix', 'n_excluded', 'n_below_badpix'].pprint_all()
+    print(f'master aperture: {res.master_npix} pixels; pixels under '
+          f'{args.badpix_threshold:g} ({bad.meta["maps_used"][0]}): {len(bad)}')
+    for pth, reason in res.skipped:
+        print(f'skipped {os.path.basename(pth)}: {reason}')
+    for kind, path in files.items():
+        print(f'wrote {kind}: {path}')
+    return 0

@@ -1,0 +1,262 @@
+"""
+The low-level "shadow" trail in +y of a fleck in short flashed darks
+(report §5, Figures 8 and 9).
+
+The total signal in an 11x3 box (11 columns, 3 rows) just above (+y) the
+fleck is compared with the total signal in an empty box of the same size to
+the right (+x) of the fleck, in every short dark; the error of each total is
+the square root of the signal (Poisson, as in the report).  Before the fleck
+appears both agree; after, the shadow box is lower (~200 e- in the report).
+
+Box geometry: by default it is derived once from the fleck itself (the
+aperture of pixels blocking > 5 % in the latest dark of the series): the
+shadow box is centred on the fleck's blocking-weighted centroid column and
+starts on the first row above the aperture; the empty box is on the same
+rows, starting ``gap`` columns right of the aperture.  Both can be given
+explicitly as (xmin, xmax, ymin, ymax), 1-indexed inclusive chip pixels.
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+from astropy.time import Time
+
+from ..exceptions import AcsFlecksError
+from ..io import ACSImage
+from ..utils import atomic_output
+from .cutouts import extract_cutout, normalize_cutout
+from .ledlamp import DARK_DQ_MASK, compare_led_lamp
+from .shifts import transform_image
+from .transmissivity import select_aperture
+
+__all__ = ['shadow_boxes', 'shadow_time_series', 'ShadowSeries',
+           'box_signal']
+
+log = logging.getLogger(__name__)
+
+
+def _open(f):
+    return f if isinstance(f, ACSImage) else ACSImage(f, require_arrays=False)
+
+
+def _check_box(b, name):
+    try:
+        x0, x1, y0, y1 = (int(v) for v in b)
+    except (TypeError, ValueError):
+        raise AcsFlecksError(f'{name} must be (xmin, xmax, ymin, ymax), got {b!r}') from None
+    if x1 < x0 or y1 < y0:
+        raise AcsFlecksError(f'{name} {b!r}: max must be >= min')
+    return x0, x1, y0, y1
+
+
+def shadow_boxes(image, *, ccdchip, x, y, size=(3, 11), box=(40, 40), gap=3,
+                 aperture_threshold=0.05, lamp=None):
+    """
+    Shadow and empty boxes of a fleck, from its aperture in a flashed dark.
+
+    Parameters
+    ----------
+    image : str or `~acs_flecks.io.ACSImage`
+        A flashed dark in which the fleck is visible.
+    ccdchip : int
+    x, y : float
+        1-indexed chip position of the fleck.
+    size : tuple of int
+        (ny, nx) of the boxes (report: 3 rows x 11 columns).
+    box : tuple of int
+        Cutout used to find the fleck's aperture.
+    gap : int
+        Columns between the aperture and the empty box.
+    aperture_threshold : float
+    lamp : `~acs_flecks.characterize.TransmissivityResult`, optional
+        The fleck measured in flats.  If given, the footprint is the lamp
+        blocking image fitted (shift and scale) to the dark, so that the
+        trail itself, which blocks well over 5 % of the post-flash in an
+        average dark, does not widen the footprint and push the box up.
+        Without it the dark's own aperture is used.
+
+    Returns
+    -------
+    shadow, empty : tuple of int
+        (xmin, xmax, ymin, ymax), 1-indexed inclusive chip pixels.
+    """
+    if lamp is not None:
+        # the fleck's LED footprint without the trail: the lamp blocking
+        # image moved and scaled onto the dark (the fit clips the trail)
+        comp = compare_led_lamp(image, lamp)
+        s = comp.shift
+        model = transform_image(comp.lamp_blocking, s)
+        block = model
+        ap = select_aperture(model, threshold=aperture_threshold)
+        origin = comp.origin
+        path = comp.dkc_path
+    else:
+        cut = extract_cutout(image, ccdchip=ccdchip, x=x, y=y, box=box)
+        good = cut.good(DARK_DQ_MASK)
+        norm = normalize_cutout(cut.sci, cut.err, good=good,
+                                threshold=aperture_threshold)
+        block = 1 - norm.image
+        ap = select_aperture(block, threshold=aperture_threshold, good=good)
+        origin, path = cut.origin, cut.path
+    if not ap.any():
+        raise AcsFlecksError(f'no fleck near ({x}, {y}) on CCDCHIP={ccdchip} to '
+                             'place the shadow box on; give shadow_box and '
+                             'empty_box', path=path)
+    rows, cols = np.nonzero(ap)
+    w = np.clip(block[rows, cols], 0, None)
+    xc = float(np.sum(w * cols) / np.sum(w)) + origin[0]
+    ny, nx = size
+    top = rows.max() + origin[1]
+    right = cols.max() + origin[0]
+    sx0 = int(round(xc)) - nx // 2
+    shadow = (sx0, sx0 + nx - 1, top + 1, top + ny)
+    ex0 = right + 1 + gap
+    empty = (ex0, ex0 + nx - 1, top + 1, top + ny)
+    return shadow, empty
+
+
+def box_signal(image, box, *, ccdchip):
+    """
+    Total SCI in a box and its errors.
+
+    Returns
+    -------
+    total : float
+        Sum of SCI (e-).
+    poisson_err : float
+        sqrt(total) (the report's error).
+    err_array : float
+        sqrt(sum ERR^2) from the ERR array (NaN without one).
+    npix_bad : int
+        Pixels flagged hot/warm/saturated in DQ (kept in the sum).
+    """
+    x0, x1, y0, y1 = _check_box(box, 'box')
+    nx, ny = x1 - x0 + 1, y1 - y0 + 1
+    # extract_cutout centres on (x, y) with ny//2 rows below
+    cx, cy = x0 + nx // 2, y0 + ny // 2
+    cut = extract_cutout(image, ccdchip=ccdchip, x=cx, y=cy, box=(ny, nx))
+    total = float(np.nansum(cut.sci))
+    has_err = cut.image is not None and 'ERR' in cut.image._entry(ccdchip)
+    err = float(np.sqrt(np.nansum(cut.err ** 2))) if has_err else np.nan
+    nbad = int(np.sum((cut.dq & np.uint16(DARK_DQ_MASK)) != 0))
+    return total, float(np.sqrt(max(total, 0.0))), err, nbad
+
+
+@dataclass
+class ShadowSeries:
+    """The shadow time series of one fleck (Figure 9).
+
+    Attributes
+    ----------
+    table : `~astropy.table.QTable`
+        One row per dark, time-ordered.
+    shadow_box, empty_box : tuple of int
+        (xmin, xmax, ymin, ymax), 1-indexed chip pixels.
+    """
+
+    table: QTable
+    shadow_box: tuple
+    empty_box: tuple
+    ccdchip: int
+    x: float
+    y: float
+    fleck_id: str = ''
+
+    def to_table(self):
+        """The time series (`~astropy.table.QTable`)."""
+        return self.table
+
+    def write(self, outdir, *, prefix=None):
+        """Write ``<prefix>_shadow.ecsv``; returns kind -> path."""
+        prefix = prefix or self.fleck_id or \
+            f'WFC{self.ccdchip}_{int(round(self.x))}_{int(round(self.y))}'
+        os.makedirs(outdir, exist_ok=True)
+        p = os.path.join(outdir, f'{prefix}_shadow.ecsv')
+        t = self.table.copy()
+        t['time'] = t['time'].isot
+        with atomic_output(p) as tmp:
+            t.write(tmp, format='ascii.ecsv')
+        return {'table': p}
+
+
+def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
+                       size=(3, 11), gap=3, reference=None, lamp=None,
+                       fleck_id=''):
+    """
+    Shadow-box vs empty-box signal over a series of short flashed darks.
+
+    Parameters
+    ----------
+    darks : list of str, path-like or `~acs_flecks.io.ACSImage`
+        Average short flashed darks (DKC), any order.
+    ccdchip : int
+    x, y : float
+        1-indexed chip position of the fleck.
+    shadow_box, empty_box : tuple of int, optional
+        (xmin, xmax, ymin, ymax) 1-indexed inclusive; default from
+        `shadow_boxes` on ``reference``.
+    size : tuple of int
+        (ny, nx) of the default boxes (3 rows x 11 columns).
+    gap : int
+        See `shadow_boxes`.
+    reference : str or `~acs_flecks.io.ACSImage`, optional
+        Dark used to place the default boxes (default: the latest dark).
+    lamp : `~acs_flecks.characterize.TransmissivityResult`, optional
+        Flat measurement of the fleck, to place the boxes on its footprint
+        (recommended, see `shadow_boxes`).
+    fleck_id : str
+
+    Returns
+    -------
+    ShadowSeries
+        Table columns: ``time``, ``file``, ``shadow_signal``,
+        ``shadow_err``, ``empty_signal``, ``empty_err`` (e-, Poisson),
+        ``difference`` (shadow - empty) and ``difference_err``,
+        ``significance`` (difference / error), ``shadow_err_array`` and
+        ``empty_err_array`` (from ERR), ``ncombine``.
+    """
+    imgs = sorted((_open(d) for d in darks), key=lambda im: im.obs_time.mjd)
+    if not imgs:
+        raise AcsFlecksError('no darks given')
+    if (shadow_box is None) != (empty_box is None):
+        raise AcsFlecksError('give both shadow_box and empty_box, or neither')
+    if shadow_box is None:
+        ref = _open(reference) if reference is not None else imgs[-1]
+        shadow_box, empty_box = shadow_boxes(ref, ccdchip=ccdchip, x=x, y=y,
+                                             size=size, gap=gap, lamp=lamp)
+        log.info('shadow box x %d-%d y %d-%d, empty box x %d-%d y %d-%d',
+                 *shadow_box, *empty_box)
+    shadow_box = _check_box(shadow_box, 'shadow_box')
+    empty_box = _check_box(empty_box, 'empty_box')
+    sb, eb = shadow_box, empty_box
+    if (sb[1] - sb[0], sb[3] - sb[2]) != (eb[1] - eb[0], eb[3] - eb[2]):
+        raise AcsFlecksError(f'shadow box {sb} and empty box {eb} differ in size')
+    rows = []
+    for im in imgs:
+        s, sp, se, _ = box_signal(im, sb, ccdchip=ccdchip)
+        e, ep, ee, _ = box_signal(im, eb, ccdchip=ccdchip)
+        d = s - e
+        derr = float(np.hypot(sp, ep))
+        rows.append((im.obs_time.mjd, im.name, s, sp, e, ep, d, derr,
+                     d / derr if derr > 0 else np.nan, se, ee,
+                     im.ncombine(ccdchip)))
+    t = QTable(rows=rows, names=('mjd', 'file', 'shadow_signal', 'shadow_err',
+                                 'empty_signal', 'empty_err', 'difference',
+                                 'difference_err', 'significance',
+                                 'shadow_err_array', 'empty_err_array',
+                                 'ncombine'))
+    t.add_column(Time(t['mjd'], format='mjd', scale='utc'), name='time', index=0)
+    t.remove_column('mjd')
+    for c in ('shadow_signal', 'shadow_err', 'empty_signal', 'empty_err',
+              'difference', 'difference_err', 'shadow_err_array', 'empty_err_array'):
+        t[c] = t[c] * u.electron
+    t.meta.update({'fleck_id': fleck_id, 'ccdchip': int(ccdchip), 'x': float(x),
+                   'y': float(y), 'shadow_box': list(sb), 'empty_box': list(eb),
+                   'box_convention': '(xmin, xmax, ymin, ymax) 1-indexed inclusive',
+                   'error': 'Poisson: sqrt(total signal), as in the report'})
+    return ShadowSeries(table=t, shadow_box=sb, empty_box=eb, ccdchip=int(ccdchip),
+                        x=x, y=y, fleck_id=fleck_id)

@@ -1,0 +1,217 @@
+"""
+The built-in demonstration: the report's discovery timeline, end to end.
+
+`run_demo` simulates the 2017 discovery scenario (`acs_flecks.simulate`):
+one combined short flashed dark (DKC) per anneal cycle of 2017 as full
+two-chip frames, lamp flats in the report's filters (December 2016 and
+December 2017), un-flashed darks around the May 2017 anneal and EPER images
+of May and November 2017 (windows around the flecks, to keep the demo's
+disk use reasonable), plus a WFC reference bad-pixel table reached through
+``jref$`` as CALACS would.  It then runs the whole chain
+(`acs_flecks.pipeline.run_pipeline`) and compares what was found with the
+simulation's truth.
+"""
+
+import logging
+import os
+import time
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import QTable
+
+from .utils import atomic_output
+
+__all__ = ['run_demo', 'write_reference_bpixtab', 'compare_with_truth']
+
+log = logging.getLogger(__name__)
+
+
+def write_reference_bpixtab(path, *, seed=0, n_rows=400):
+    """
+    Write a WFC bad-pixel table in the real CRDS format (a stand-in for the
+    current reference, which cannot be downloaded here).
+
+    Columns and types follow the delivered ACS tables: ``CCDAMP`` (3A),
+    ``PIX1``, ``PIX2``, ``LENGTH``, ``AXIS``, ``VALUE``, ``CCDCHIP``,
+    ``CCDGAIN`` (int16), extension ``BPX``.  Rows: bad columns (AXIS=2) and
+    short runs of bad pixels (AXIS=1) on both chips, flag 4, away from the
+    report's fleck positions.
+
+    Parameters
+    ----------
+    path : str
+        Output file (written atomically).
+    seed : int, optional
+        Random seed.
+    n_rows : int, optional
+        Number of rows.
+
+    Returns
+    -------
+    str
+    """
+    rng = np.random.default_rng(seed + 7919)
+    rows = []
+    flecks = [(2, 1521, 1773), (1, 3510, 355), (1, 1850, 1755)]
+    while len(rows) < n_rows:
+        chip = int(rng.integers(1, 3))
+        axis = 2 if rng.random() < 0.25 else 1
+        x = int(rng.integers(1, 4097))
+        y = int(rng.integers(1, 2049))
+        length = int(rng.integers(20, 400)) if axis == 2 else \
+            int(rng.integers(1, 6))
+        # keep every run on the chip: CALACS would clip it silently, and
+        # acs_flecks refuses such a reference
+        length = min(length, (2048 - y + 1) if axis == 2 else (4096 - x + 1))
+        near = any(c == chip and abs(x - fx) < 60 and
+                   (abs(y - fy) < 60 or axis == 2)
+                   for c, fx, fy in flecks)
+        if near:
+            continue
+        rows.append(('N/A', x, y, length, axis, 4, chip, -999))
+    rows.sort(key=lambda r: (r[6], r[2], r[1]))
+    cols = [fits.Column(name='CCDAMP', format='3A',
+                        array=[r[0] for r in rows])]
+    for i, name in enumerate(('PIX1', 'PIX2', 'LENGTH', 'AXIS', 'VALUE',
+                              'CCDCHIP', 'CCDGAIN'), start=1):
+        cols.append(fits.Column(name=name, format='I',
+                                array=np.array([r[i] for r in rows],
+                                               dtype=np.int16)))
+    ph = fits.Header()
+    ph['INSTRUME'] = 'ACS'
+    ph['DETECTOR'] = 'WFC'
+    ph['FILETYPE'] = 'BAD PIXELS'
+    ph['USEAFTER'] = 'Mar 01 2002 00:00:00'
+    ph['PEDIGREE'] = 'INFLIGHT 01/03/2002 01/03/2002'
+    ph['DESCRIP'] = 'Simulated WFC bad pixel table (acs_flecks demo)'
+    ph['COMMENT'] = 'Synthetic stand-in for the current WFC bpixtab.'
+    hdul = fits.HDUList([fits.PrimaryHDU(header=ph),
+                         fits.BinTableHDU.from_columns(cols, name='BPX')])
+    with atomic_output(path) as tmp:
+        hdul.writeto(tmp)
+    return path
+
+
+def compare_with_truth(result, truth, *, match_radius=5.0):
+    """
+    Compare the chain's findings with the simulation truth.
+
+    Parameters
+    ----------
+    result : `~acs_flecks.pipeline.ChainResult`
+    truth : `~acs_flecks.simulate.SimulationTruth`
+    match_radius : float
+        Largest distance (pixels) between a found and a true position.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per true fleck: truth and found position, status, date of
+        origin bracket, pixels below 50% (truth and found).
+    """
+    def num(col):
+        return np.asarray(getattr(col, 'value', col), dtype=float)
+
+    arts = truth.artifacts
+    flecks = arts[np.asarray(arts['kind']) == 'fleck']
+    found = result.artifacts
+    rows = []
+    for t in flecks:
+        fx = fy = np.nan
+        status = 'not found'
+        first = absent = ''
+        nbad = 0
+        if len(found):
+            sel = np.asarray(found['ccdchip']) == int(t['ccdchip'])
+            xs, ys = num(found['x']), num(found['y'])
+            tx, ty = float(num(t['x'])), float(num(t['y']))
+            d = np.hypot(xs - tx, ys - ty)
+            d[~sel] = np.inf
+            i = int(np.argmin(d))
+            if d[i] <= match_radius:
+                fx, fy = xs[i], ys[i]
+                status = str(found['status'][i])
+                first = str(found['first_seen'][i])[:10]
+                absent = str(found['last_seen_absent'][i])[:10]
+                if result.bad_pixels is not None and len(result.bad_pixels):
+                    bp = result.bad_pixels
+                    near = (np.asarray(bp['ccdchip']) == int(t['ccdchip'])) & \
+                        (np.hypot(num(bp['x']) - fx, num(bp['y']) - fy) < 25)
+                    nbad = int(near.sum())
+        rows.append((str(t['id']), int(t['ccdchip']), float(num(t['x'])),
+                     float(num(t['y'])), fx, fy, status, absent, first,
+                     str(t['appear']), int(num(t['n_below_50'])), nbad))
+    return QTable(rows=rows, names=(
+        'fleck', 'ccdchip', 'x_true', 'y_true', 'x_found', 'y_found',
+        'status', 'last_seen_absent', 'first_seen', 'appeared_true',
+        'n_below_50_true', 'n_below_50_found'))
+
+
+def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
+             scheduler='', lamp_window=200):
+    """
+    Simulate the discovery scenario and run the whole chain on it.
+
+    Parameters
+    ----------
+    outdir : str
+        Everything goes here: ``data/`` (simulated inputs and truth),
+        ``jref/`` (the reference bpixtab), ``results/`` (the chain's
+        outputs and ``report.html``).
+    seed : int, optional
+        Simulation seed.
+    window : int, optional
+        Simulate the DKCs as windows of this size instead of full frames
+        (faster, less disk; fleck3 is then outside the windows).
+    workers : int, optional
+        Dask workers of the detection.
+    scheduler : str, optional
+        Dask scheduler address ('' local, 'serial' none).
+    lamp_window : int, optional
+        Window size of the flats, EPER images and un-flashed darks.
+
+    Returns
+    -------
+    result : `~acs_flecks.pipeline.ChainResult`
+    comparison : `~astropy.table.QTable`
+        See `compare_with_truth`.
+    timings : dict
+        Seconds per stage.
+    """
+    from .pipeline import run_pipeline
+    from .simulate import simulate_scenario
+
+    timings = {}
+    data = os.path.join(outdir, 'data')
+    t0 = time.perf_counter()
+    dkc = simulate_scenario('discovery', os.path.join(data, 'dkc'), seed=seed,
+                            window=window, kinds=['dkc'])
+    timings['simulate DKCs'] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lamp = simulate_scenario('discovery', os.path.join(data, 'lamp'),
+                             seed=seed, window=lamp_window,
+                             kinds=['flat', 'eper', 'dark'])
+    timings['simulate lamp images and darks'] = time.perf_counter() - t0
+
+    jref = os.path.join(outdir, 'jref')
+    os.makedirs(jref, exist_ok=True)
+    write_reference_bpixtab(os.path.join(jref, '25g1256nj_bpx.fits'),
+                            seed=seed)
+    os.environ['jref'] = jref + os.sep
+
+    def paths(res, kind):
+        files = res.files
+        return [str(p) for p, k in zip(files['path'], files['kind'])
+                if k == kind]
+
+    t0 = time.perf_counter()
+    result = run_pipeline(
+        paths(dkc, 'dkc'), flats=paths(lamp, 'flat'),
+        unflashed=paths(lamp, 'dark'), eper=paths(lamp, 'eper'),
+        reference='auto', outdir=os.path.join(outdir, 'results'),
+        workers=workers, scheduler=scheduler, overwrite=True)
+    timings['chain (find, monitor, characterize, bpixtab, report)'] = \
+        time.perf_counter() - t0
+    comparison = compare_with_truth(result, dkc.truth)
+    return result, comparison, timings

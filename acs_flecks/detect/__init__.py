@@ -1,0 +1,18 @@
+"""
+Detection of dark artifacts (flecks, freckles) in flashed darks: the
+report's §7 search, exact and fast.
+
+>>> from acs_flecks.detect import find_artifacts, write_catalog  # doctest: +SKIP
+>>> cat = find_artifacts('dkc.fits')                              # doctest: +SKIP
+>>> write_catalog(cat, 'artifacts.ecsv')                          # doctest: +SKIP
+"""
+
+from . import catalog, evaluation, finder, medfilt, normalize
+from .catalog import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
+from .finder import *  # noqa: F401,F403
+from .medfilt import *  # noqa: F401,F403
+from .normalize import *  # noqa: F401,F403
+
+__all__ = (catalog.__all__ + evaluation.__all__ + finder.__all__
+           + medfilt.__all__ + normalize.__all__)

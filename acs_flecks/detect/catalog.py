@@ -1,0 +1,252 @@
+"""
+The artifact catalog: per-source measurements, ECSV and DS9 output,
+matching against a list of known artifacts.
+
+One row per artifact, in the **full-chip frame, 1-indexed, x = column**
+(as the report: "WFC2 at (1521, 1773)"); see `CATALOG_COLUMNS`.  The
+catalog is an `~astropy.table.QTable` with units; its ``meta`` holds the
+source file, observation time, detector and the search parameters.
+
+>>> from acs_flecks.detect import find_artifacts, write_catalog  # doctest: +SKIP
+>>> cat = find_artifacts('dkc_2017-05-05.fits')                  # doctest: +SKIP
+>>> write_catalog(cat, 'artifacts.ecsv')                          # doctest: +SKIP
+>>> write_ds9_regions(cat, 'artifacts.reg')                       # doctest: +SKIP
+"""
+
+import os
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable, vstack
+
+from ..coords import chip_name, chip_to_image, image_to_chip, index_to_pixel
+from ..exceptions import AcsFlecksError
+from ..utils import atomic_output
+
+__all__ = ['CATALOG_COLUMNS', 'measure_sources', 'empty_catalog',
+           'stack_catalogs', 'write_catalog', 'read_catalog',
+           'write_ds9_regions', 'match_known']
+
+#: Columns of the artifact catalog, in order, with their units.
+CATALOG_COLUMNS = (
+    ('file', None), ('ccdchip', None), ('label', None),
+    ('x', u.pix), ('y', u.pix), ('area', u.pix ** 2),
+    ('bbox_xmin', None), ('bbox_xmax', None),
+    ('bbox_ymin', None), ('bbox_ymax', None),
+    ('semimajor_sigma', u.pix), ('semiminor_sigma', u.pix),
+    ('ellipticity', u.dimensionless_unscaled), ('orientation', u.deg),
+    ('peak_deficit', u.percent), ('mean_deficit', u.percent),
+    ('isophotal_sum', u.percent * u.pix ** 2), ('noise', u.percent),
+)
+
+_DTYPES = {'file': 'U64', 'ccdchip': int, 'label': int, 'bbox_xmin': int,
+           'bbox_xmax': int, 'bbox_ymin': int, 'bbox_ymax': int}
+
+
+def empty_catalog():
+    """A catalog with the standard columns and no rows."""
+    cols = []
+    names = []
+    for name, unit in CATALOG_COLUMNS:
+        arr = np.zeros(0, dtype=_DTYPES.get(name, float))
+        cols.append(arr if unit is None else arr * unit)
+        names.append(name)
+    return QTable(cols, names=names)
+
+
+def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
+                    file=''):
+    """
+    Measure the detected artifacts of one chip.
+
+    Parameters
+    ----------
+    data : 2-D array
+        The background-subtracted inverted image, ``100 x (1 - image)``
+        (percent deficit).
+    segm : `~photutils.segmentation.SegmentationImage` or `None`
+        The detections (`None`: nothing detected).
+    ccdchip : int
+        CCDCHIP of the chip.
+    ltv : tuple of float
+        (``LTV1``, ``LTV2``) of the chip, to express positions in the
+        full-chip frame.
+    noise : 2-D array, optional
+        Noise map (percent); its value at each centroid is reported.
+    file : str
+        Base name of the source file.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        Columns `CATALOG_COLUMNS`; photutils 3 names (``x_centroid``,
+        ``semimajor_axis``) are mapped to the catalog's.
+    """
+    from photutils.segmentation import SourceCatalog
+
+    if segm is None or segm.n_labels == 0:
+        return empty_catalog()
+    cat = SourceCatalog(np.asarray(data, dtype=np.float64), segm)
+    # photutils: 0-indexed positions, pixel centres at integers
+    xi, yi = index_to_pixel(np.asarray(cat.y_centroid),
+                            np.asarray(cat.x_centroid))
+    x, y = image_to_chip(xi, yi, ltv)
+    bx0, by0 = image_to_chip(*index_to_pixel(np.asarray(cat.bbox_ymin),
+                                             np.asarray(cat.bbox_xmin)), ltv)
+    bx1, by1 = image_to_chip(*index_to_pixel(np.asarray(cat.bbox_ymax),
+                                             np.asarray(cat.bbox_xmax)), ltv)
+    area = np.asarray(cat.area.value if hasattr(cat.area, 'value')
+                      else cat.area, dtype=float)
+    flux = np.asarray(cat.segment_flux, dtype=float)
+    if noise is not None:
+        rows = np.clip(np.round(cat.y_centroid).astype(int), 0,
+                       data.shape[0] - 1)
+        cols = np.clip(np.round(cat.x_centroid).astype(int), 0,
+                       data.shape[1] - 1)
+        nval = np.asarray(noise)[rows, cols].astype(float)
+    else:
+        nval = np.full(len(x), np.nan)
+    n = len(x)
+    table = QTable()
+    table['file'] = np.array([file] * n, dtype='U64')
+    table['ccdchip'] = np.full(n, int(ccdchip))
+    table['label'] = np.asarray(cat.labels, dtype=int)
+    table['x'] = np.asarray(x, float) * u.pix
+    table['y'] = np.asarray(y, float) * u.pix
+    table['area'] = area * u.pix ** 2
+    table['bbox_xmin'] = np.round(bx0).astype(int)
+    table['bbox_xmax'] = np.round(bx1).astype(int)
+    table['bbox_ymin'] = np.round(by0).astype(int)
+    table['bbox_ymax'] = np.round(by1).astype(int)
+    table['semimajor_sigma'] = _value(cat.semimajor_axis) * u.pix
+    table['semiminor_sigma'] = _value(cat.semiminor_axis) * u.pix
+    table['ellipticity'] = _value(cat.ellipticity) * u.dimensionless_unscaled
+    table['orientation'] = _value(cat.orientation, u.deg) * u.deg
+    table['peak_deficit'] = np.asarray(cat.max_value, float) * u.percent
+    table['mean_deficit'] = flux / area * u.percent
+    table['isophotal_sum'] = flux * u.percent * u.pix ** 2
+    table['noise'] = nval * u.percent
+    return table
+
+
+def _value(q, unit=None):
+    if hasattr(q, 'unit') and q.unit is not None:
+        return np.asarray(q.to_value(unit) if unit else q.value, float)
+    return np.asarray(q, float)
+
+
+def stack_catalogs(tables, meta=None):
+    """Stack per-chip (or per-file) catalogs, keeping the standard columns
+    even when every table is empty."""
+    tables = [t for t in tables if len(t)]
+    out = vstack(tables) if tables else empty_catalog()
+    if meta:
+        out.meta.update(meta)
+    return out
+
+
+def write_catalog(table, path, *, overwrite=True):
+    """
+    Write a catalog as ECSV (atomically: nothing is left on error).
+
+    Parameters
+    ----------
+    table : `~astropy.table.QTable`
+    path : str or path-like
+    overwrite : bool
+        Replace an existing file (default).
+    """
+    path = os.fspath(path)
+    if not overwrite and os.path.exists(path):
+        raise AcsFlecksError('catalog exists (overwrite=False)', path=path)
+    with atomic_output(path) as tmp:
+        table.write(tmp, format='ascii.ecsv')
+    return path
+
+
+def read_catalog(path):
+    """Read an artifact catalog (ECSV) written by `write_catalog`; needs at
+    least ``ccdchip``, ``x`` and ``y``."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AcsFlecksError('no such catalog', path=path)
+    try:
+        table = QTable.read(path, format='ascii.ecsv')
+    except Exception as exc:  # astropy raises many types on bad ECSV
+        raise AcsFlecksError(f'not a readable ECSV catalog ({exc})',
+                             path=path) from None
+    missing = [c for c in ('ccdchip', 'x', 'y') if c not in table.colnames]
+    if missing:
+        raise AcsFlecksError(f'catalog lacks column(s) {missing}', path=path)
+    return table
+
+
+def _plain(col):
+    return np.asarray(getattr(col, 'value', col), dtype=float)
+
+
+def match_known(catalog, known, *, radius=5.0):
+    """
+    Which artifacts of ``catalog`` are in ``known`` (same chip, centroids
+    within ``radius`` pixels).
+
+    Returns
+    -------
+    `~numpy.ndarray` of bool
+        True for known artifacts, False for new ones.
+    """
+    result = np.zeros(len(catalog), dtype=bool)
+    if len(catalog) == 0 or known is None or len(known) == 0:
+        return result
+    cx, cy = _plain(catalog['x']), _plain(catalog['y'])
+    kx, ky = _plain(known['x']), _plain(known['y'])
+    kchip = np.asarray(known['ccdchip'], dtype=int)
+    for i, chip in enumerate(np.asarray(catalog['ccdchip'], dtype=int)):
+        sel = kchip == chip
+        if sel.any():
+            d2 = (kx[sel] - cx[i]) ** 2 + (ky[sel] - cy[i]) ** 2
+            result[i] = d2.min() <= radius ** 2
+    return result
+
+
+def write_ds9_regions(catalog, path, *, ltv=None):
+    """
+    Write a DS9 region file: one ellipse per artifact in *image*
+    coordinates (DS9's 1-indexed convention, the same as the catalog's),
+    labelled with the chip and row number and tagged with the chip name.
+
+    DS9 shows one extension at a time: load the file on ``[SCI,1]``
+    (WFC2) or ``[SCI,2]`` (WFC1) and select the tag of that chip.
+
+    Parameters
+    ----------
+    catalog : `~astropy.table.QTable`
+    path : str or path-like
+    ltv : dict, optional
+        CCDCHIP -> (LTV1, LTV2) of the displayed image (default:
+        ``catalog.meta['ltv']`` or zero, i.e. full-frame data).
+    """
+    if ltv is None:
+        ltv = catalog.meta.get('ltv', {}) if hasattr(catalog, 'meta') else {}
+    lines = ['# Region file format: DS9 version 4.1',
+             f'# acs_flecks find: {catalog.meta.get("source_file", "")}',
+             'global color=red width=2 font="helvetica 10 normal"',
+             'image']
+    known = catalog['known'] if 'known' in catalog.colnames else None
+    for i, row in enumerate(catalog):
+        chip = int(row['ccdchip'])
+        off = ltv.get(chip, ltv.get(str(chip), (0.0, 0.0)))
+        x, y = chip_to_image(_plain(row['x']), _plain(row['y']), off)
+        a = max(float(_plain(row['semimajor_sigma'])) * 2.0, 1.0)
+        b = max(float(_plain(row['semiminor_sigma'])) * 2.0, 1.0)
+        theta = float(_plain(row['orientation']))
+        color = ''
+        if known is not None:
+            color = ' color=green' if known[i] else ' color=red'
+        lines.append(f'ellipse({x:.2f},{y:.2f},{a:.2f},{b:.2f},{theta:.1f})'
+                     f' # text={{{chip_name(chip)} #{i + 1}}} '
+                     f'tag={{{chip_name(chip)}}}{color}')
+    with atomic_output(path) as tmp:
+        with open(tmp, 'w') as fh:
+            fh.write('\n'.join(lines) + '\n')
+    return os.fspath(path)

@@ -1,0 +1,391 @@
+"""
+The report's §7 search for dark artifacts (flecks, freckles) in a combined
+short flashed dark (DKC) of each anneal cycle.
+
+Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
+
+1. pixels with DQ flags in ``mask_flags`` (hot, warm, saturated, sink, ...,
+   by default every flag **except 4**) and non-finite pixels are replaced
+   by the smooth local level, so they cannot create artifacts; DQ 4 is kept
+   because the flecks themselves carry it once the new bad-pixel table is in
+   use;
+2. the smooth large-scale level of the chip (LED illumination) is measured
+   (`~acs_flecks.detect.normalize.smooth_background`);
+3. the chip is median filtered (15x15, exact,
+   `~acs_flecks.detect.medfilt.median_filter`, scipy's ``reflect`` edges);
+4. divided by the level (normalized to ~1), subtracted from unity and
+   multiplied by 100: artifacts become positive deficits in percent;
+5. background and noise of that image on a 128-pixel box grid;
+6. `photutils.segmentation.detect_sources` above ``nsigma`` x noise with at
+   least ``min_area`` 8-connected pixels (as SExtractor's DETECT_THRESH and
+   DETECT_MINAREA);
+7. `photutils.segmentation.SourceCatalog` measurements
+   (`~acs_flecks.detect.catalog.measure_sources`).
+
+Both chips are searched at once (threads; the median kernel and most
+numpy work release the GIL).  `find_chip` takes (path, ccdchip, params) and
+is what a Dask worker runs.
+
+>>> from acs_flecks.detect import find_artifacts            # doctest: +SKIP
+>>> cat = find_artifacts('sim/dkc_2017-05-05.fits')         # doctest: +SKIP
+>>> cat['ccdchip', 'x', 'y', 'area'][:3]                    # doctest: +SKIP
+"""
+
+import logging
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ..exceptions import AcsFlecksError, NotFlashedWarning
+from ..io import ACSImage
+from .catalog import measure_sources, stack_catalogs
+from .medfilt import check_median_size, median_filter
+from .normalize import background_and_noise, smooth_background
+
+__all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
+           'prepare_chip', 'find_artifacts_in_chip', 'find_chip',
+           'find_artifacts']
+
+log = logging.getLogger(__name__)
+
+#: DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
+#: detector pixel, what this package writes for fleck pixels).
+DEFAULT_MASK_FLAGS = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024
+                      | 2048 | 4096 | 8192)
+
+
+@dataclass(frozen=True)
+class FindParameters:
+    """
+    Parameters of the search (validated on creation; picklable).
+
+    Attributes
+    ----------
+    median_size : int
+        Side of the median filter (odd, >= 3); report: 15.
+    nsigma : float
+        Detection threshold in units of the noise (> 0); report: 5.
+    min_area : int
+        Minimum number of connected pixels (>= 1); report: 25.
+    mask_flags : int
+        DQ bits whose pixels are ignored (default `DEFAULT_MASK_FLAGS`).
+    box : int
+        Box size (pixels) of the large-scale level and of the noise grid.
+    median_mode : str
+        Edge mode of the median filter ('reflect' as scipy's default).
+    """
+
+    median_size: int = 15
+    nsigma: float = 5.0
+    min_area: int = 25
+    mask_flags: int = DEFAULT_MASK_FLAGS
+    box: int = 128
+    median_mode: str = 'reflect'
+
+    def __post_init__(self):
+        check_median_size(self.median_size)
+        if isinstance(self.nsigma, bool) or not np.isscalar(self.nsigma) \
+                or not np.isfinite(self.nsigma) or self.nsigma <= 0:
+            raise AcsFlecksError(f'nsigma must be a positive number, got '
+                                 f'{self.nsigma!r}')
+        if isinstance(self.min_area, bool) or \
+                not isinstance(self.min_area, (int, np.integer)) or \
+                self.min_area < 1:
+            raise AcsFlecksError(f'min_area must be an integer >= 1, got '
+                                 f'{self.min_area!r}')
+        if isinstance(self.mask_flags, bool) or \
+                not isinstance(self.mask_flags, (int, np.integer)) or \
+                not 0 <= self.mask_flags < 65536:
+            raise AcsFlecksError(f'mask_flags must be an integer 0-65535, got '
+                                 f'{self.mask_flags!r}')
+        if not isinstance(self.box, (int, np.integer)) or self.box < 16:
+            raise AcsFlecksError(f'box must be an integer >= 16, got '
+                                 f'{self.box!r}')
+
+    def as_meta(self):
+        """The parameters as a plain dict (catalog metadata)."""
+        return {k: (v if isinstance(v, str) else
+                    (float(v) if isinstance(v, float) else int(v)))
+                for k, v in asdict(self).items()}
+
+
+def _params(params=None, **kwargs):
+    if params is None:
+        return FindParameters(**kwargs)
+    if isinstance(params, dict):
+        return FindParameters(**{**params, **kwargs})
+    if kwargs:
+        return FindParameters(**{**asdict(params), **kwargs})
+    return params
+
+
+class PreparedChip(NamedTuple):
+    """Intermediate images of the search on one chip (all float32)."""
+
+    #: the median-filtered chip (same units as SCI)
+    filtered: np.ndarray
+    #: the smooth large-scale level the chip is divided by
+    level: np.ndarray
+    #: ``100 x (1 - filtered / level)``: the deficit in percent
+    inverted: np.ndarray
+    #: background and noise maps of ``inverted`` (percent)
+    background: np.ndarray
+    noise: np.ndarray
+    #: True where a DQ flag or a non-finite value masked the pixel
+    mask: np.ndarray
+
+
+def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
+                 ccdchip=None):
+    """
+    Steps 1-5 of the search: mask, normalize, median filter, invert,
+    background and noise.
+
+    Parameters
+    ----------
+    sci : 2-D array
+        Science array (e.g. electrons).
+    dq : 2-D int array, optional
+        Data-quality array.
+    params : `FindParameters` or dict, optional
+    threads : int, optional
+        Threads for the median filter.
+    path, ccdchip : optional
+        Named in error messages.
+
+    Returns
+    -------
+    PreparedChip
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        All pixels masked, or no positive illumination level.
+    """
+    p = _params(params)
+    where = '' if ccdchip is None else f'chip CCDCHIP={ccdchip}: '
+    sci = np.asarray(sci, dtype=np.float32)
+    if sci.ndim != 2:
+        raise AcsFlecksError(f'{where}SCI must be 2-D, got shape {sci.shape}',
+                             path=path)
+    mask = ~np.isfinite(sci)
+    if dq is not None:
+        dq = np.asarray(dq)
+        if dq.shape != sci.shape:
+            raise AcsFlecksError(f'{where}DQ shape {dq.shape} differs from '
+                                 f'SCI shape {sci.shape}', path=path)
+        mask |= (dq.astype(np.uint16) & np.uint16(p.mask_flags)) != 0
+    if mask.all():
+        raise AcsFlecksError(
+            f'{where}every pixel is masked (DQ & {p.mask_flags} or not '
+            'finite): nothing to search', path=path)
+    level = smooth_background(sci, box=p.box, mask=mask)
+    med_level = float(np.nanmedian(level[::16, ::16]))
+    if not np.isfinite(med_level) or med_level <= 0 or \
+            not np.isfinite(level.min()) or level.min() <= 0:
+        raise AcsFlecksError(
+            f'{where}no positive illumination level (median level '
+            f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
+            path=path)
+    filled = np.where(mask, level, sci) if mask.any() else sci
+    filtered = median_filter(filled, size=p.median_size, mode=p.median_mode,
+                             threads=threads)
+    inverted = filtered / level
+    np.subtract(np.float32(1), inverted, out=inverted)
+    inverted *= np.float32(100)
+    background, noise = background_and_noise(inverted, box=p.box)
+    # a perfectly flat (noise-free) box would give a zero threshold
+    floor = np.float32(max(float(np.median(noise[::16, ::16])) * 1e-3,
+                           1e-6))
+    np.maximum(noise, floor, out=noise)
+    return PreparedChip(filtered, level, inverted.astype(np.float32),
+                        background, noise, mask)
+
+
+def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
+                           min_area=25, mask_flags=DEFAULT_MASK_FLAGS,
+                           box=128, median_mode='reflect', ccdchip=1,
+                           ltv=(0.0, 0.0), file='', path=None, threads=None,
+                           return_prepared=False):
+    """
+    Find dark artifacts in one chip given as arrays.
+
+    Parameters
+    ----------
+    sci : 2-D array
+        Science array of a flashed dark (electrons).
+    dq : 2-D int array, optional
+        Its data-quality array.
+    median_size, nsigma, min_area, mask_flags, box, median_mode
+        See `FindParameters`.
+    ccdchip : int
+        Reported in the ``ccdchip`` column.
+    ltv : tuple of float
+        (``LTV1``, ``LTV2``): positions are reported in the full-chip frame.
+    file : str
+        Value of the ``file`` column.
+    path : str, optional
+        Named in error messages.
+    threads : int, optional
+        Threads of the median filter.
+    return_prepared : bool
+        Also return the `PreparedChip` (for figures, SExtractor).
+
+    Returns
+    -------
+    catalog : `~astropy.table.QTable`
+        One row per artifact (`~acs_flecks.detect.catalog.CATALOG_COLUMNS`).
+    prepared : `PreparedChip`
+        Only with ``return_prepared=True``.
+    """
+    from photutils.segmentation import detect_sources
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    p = FindParameters(median_size=median_size, nsigma=nsigma,
+                       min_area=min_area, mask_flags=mask_flags, box=box,
+                       median_mode=median_mode)
+    prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
+                        ccdchip=ccdchip)
+    data = prep.inverted - prep.background
+    threshold = np.float32(p.nsigma) * prep.noise
+    with warnings.catch_warnings():
+        # "no sources found" is a normal result here (a clean chip)
+        warnings.simplefilter('ignore', NoDetectionsWarning)
+        segm = detect_sources(data, threshold, n_pixels=p.min_area,
+                              connectivity=8)
+    table = measure_sources(data, segm, ccdchip=ccdchip, ltv=ltv,
+                            noise=prep.noise, file=file)
+    log.debug('%s chip %s: %d artifact(s)', file or 'array', ccdchip,
+              len(table))
+    if return_prepared:
+        return table, prep
+    return table
+
+
+def find_chip(path, ccdchip, params=None, *, threads=1):
+    """
+    Search one chip of one file: the unit of work of a Dask worker.
+
+    Parameters
+    ----------
+    path : str
+        The FITS file (a flashed dark).
+    ccdchip : int
+        CCDCHIP of the chip.
+    params : `FindParameters` or dict, optional
+        Search parameters (default: the report's).
+    threads : int
+        Threads of the median filter (1 on a worker that runs one task per
+        core).
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        The chip's catalog (no file metadata; see `find_artifacts`).
+    """
+    p = _params(params)
+    image = path if isinstance(path, ACSImage) else ACSImage(path)
+    chip = image.chip(ccdchip, arrays=('SCI', 'DQ'), allow_nan=True)
+    return find_artifacts_in_chip(
+        chip.sci, chip.dq, ccdchip=chip.ccdchip, ltv=chip.ltv,
+        file=image.name, path=image.path, threads=threads, **_kw(p))
+
+
+def _kw(p):
+    return dict(median_size=p.median_size, nsigma=p.nsigma,
+                min_area=p.min_area, mask_flags=p.mask_flags, box=p.box,
+                median_mode=p.median_mode)
+
+
+def _check_flashed(image):
+    if not image.flashed:
+        warnings.warn(NotFlashedWarning(
+            f'{image.path}: not a post-flashed image (FLASHDUR='
+            f'{image.flashdur.value:g} s, FLASHSTA={image.flashsta!r}): '
+            'particles are invisible without the LED post-flash, so no '
+            'artifacts are expected'))
+
+
+def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
+                   chips=None, mask_flags=DEFAULT_MASK_FLAGS, box=128,
+                   median_mode='reflect', workers=None):
+    """
+    Find dark artifacts (flecks, freckles) in a flashed dark (report §7).
+
+    Parameters
+    ----------
+    image : str, path-like or `~acs_flecks.io.ACSImage`
+        Combined short flashed dark (DKC) or any post-flashed image.
+    median_size : int, optional
+        Median filter size (odd, >= 3).  Report: 15.
+    nsigma : float, optional
+        Detection threshold in noise units (> 0).  Report: 5.0.
+    min_area : int, optional
+        Minimum connected pixels (>= 1).  Report: 25.
+    chips : iterable of int, optional
+        CCDCHIP values to search (default: all chips of the file).
+    mask_flags : int, optional
+        DQ bits to ignore (default: all except 4, see
+        `DEFAULT_MASK_FLAGS`).
+    box : int, optional
+        Box of the large-scale level and noise grids (pixels).
+    median_mode : {'reflect', 'nearest'}, optional
+        Edge mode of the median filter (scipy's meaning).
+    workers : int, optional
+        Chips searched at once (default: as many as CPUs, at most the number
+        of chips); the remaining CPUs go to each chip's median filter.
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        One row per artifact, sorted by chip, y, x, with an ``id`` column
+        (1 ... N).  ``meta``: ``source_file``, ``obs_time`` (ISO),
+        ``detector``, ``chips``, ``ltv`` and the parameters.
+
+    Warns
+    -----
+    acs_flecks.exceptions.NotFlashedWarning
+        The image is not post-flashed (particles are invisible).
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        Bad parameters, unreadable file, unknown chip, a chip with every
+        pixel masked.
+    """
+    p = FindParameters(median_size=median_size, nsigma=nsigma,
+                       min_area=min_area, mask_flags=mask_flags, box=box,
+                       median_mode=median_mode)
+    img = image if isinstance(image, ACSImage) else ACSImage(image)
+    chips = img.chips if chips is None else tuple(int(c) for c in chips)
+    for c in chips:
+        img.chip_header(c)  # raises for an unknown chip
+    _check_flashed(img)
+    ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') \
+        else (os.cpu_count() or 1)
+    if workers is None:
+        workers = min(ncpu, len(chips))
+    workers = max(1, int(workers))
+    threads = max(1, ncpu // workers)
+    if workers == 1 or len(chips) == 1:
+        tables = [find_chip(img, c, p, threads=threads) for c in chips]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            tables = list(pool.map(
+                lambda c: find_chip(img, c, p, threads=threads), chips))
+    meta = {'source_file': img.path, 'obs_time': img.obs_time.isot,
+            'detector': img.detector, 'rootname': img.rootname,
+            'chips': [int(c) for c in chips],
+            'ltv': {int(c): list(img.ltv(c)) for c in chips}}
+    meta.update(p.as_meta())
+    table = stack_catalogs(tables, meta)
+    if len(table):
+        table.sort(['ccdchip', 'y', 'x'])
+    table.add_column(np.arange(1, len(table) + 1), name='id', index=0)
+    log.debug('%s: %d artifact(s) on chip(s) %s', img.name, len(table),
+             ', '.join(map(str, chips)))
+    return table

@@ -1,0 +1,305 @@
+"""
+Exact, fast sliding median filter (the hot spot of the report's §7 search).
+
+`median_filter` returns exactly what ``scipy.ndimage.median_filter(image,
+size=size, mode='reflect')`` returns (bit for bit on finite float32 data;
+``-0.0`` and ``0.0`` compare equal), 20-40 times faster per core on a
+2048x4096 WFC chip (``benchmarks/bench_find.py``).
+
+Why this is written by hand
+---------------------------
+scipy selects the median of every window from scratch (``O(size**2)`` per
+pixel: ~20 s for a 15x15 median of a WFC chip); histogram methods (Huang
+1979, Perreault & Hebert 2007; ``skimage.filters.rank.median``) are
+``O(size)`` per pixel but work on small integers only, and OpenCV's
+``medianBlur`` accepts float data only up to 5x5.  No installed library
+provides an exact 15x15 float median in ``O(size)``.
+
+Algorithm (exact for any finite float32 input)
+----------------------------------------------
+1. Every pixel gets a 13-bit code by a *monotone* quantization
+   ``code = clip(floor((v - lo) / step), 0, 8191)`` with ``lo`` and
+   ``step`` from robust percentiles of the chip.  A non-decreasing map
+   commutes with the median of an odd number of values, so the code of the
+   true median is the median of the codes.
+2. Huang's sliding histogram over the codes (along each row: remove the
+   leaving column, add the entering one, move the median pointer) gives the
+   median bin ``m`` and the number of window values below it.
+3. The value itself: each bin also keeps the sum of the order-preserving
+   32-bit integer keys of the float32 values it holds (an integer sum, so
+   adding and removing is exact).  When the median bin holds one value
+   that sum *is* its key; when all the image's pixels in bin ``m`` have
+   the same value (discrete data), the sum divided by the count is; only
+   otherwise are the window values of bin ``m`` gathered and the wanted one
+   selected.  The result is therefore one of
+   the input values, the same one scipy selects.
+
+Edges follow scipy's default ``mode='reflect'`` (``d c b a | a b c d |
+d c b a``, numpy's ``'symmetric'``); ``mode='nearest'`` is also supported.
+
+The kernel is compiled with numba (``nogil``), so rows are processed by
+several threads at once.
+
+>>> import numpy as np
+>>> from scipy import ndimage
+>>> from acs_flecks.detect.medfilt import median_filter
+>>> rng = np.random.default_rng(1)
+>>> img = rng.normal(30, 3, (64, 80)).astype(np.float32)
+>>> bool(np.array_equal(median_filter(img, size=15),
+...                     ndimage.median_filter(img, size=15, mode='reflect')))
+True
+"""
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from ..exceptions import AcsFlecksError
+
+__all__ = ['median_filter', 'check_median_size', 'MEDIAN_MODES']
+
+log = logging.getLogger(__name__)
+
+#: Edge modes supported (scipy.ndimage names).
+MEDIAN_MODES = ('reflect', 'nearest')
+
+_NUMPY_PAD = {'reflect': 'symmetric', 'nearest': 'edge'}
+
+#: Bins of the sliding histogram (speed only; the result is exact anyway).
+_NBINS = 8192
+
+
+def check_median_size(size, *, path=None):
+    """
+    Check a median-filter size: an odd integer >= 3.
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        If ``size`` is not an odd integer >= 3.
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) \
+            or size < 3 or size % 2 == 0:
+        raise AcsFlecksError(
+            f'median size must be an odd integer >= 3, got {size!r}',
+            path=path)
+    return int(size)
+
+
+@numba.njit(cache=True, nogil=True)
+def _median_rows(packed, single, size, nbins, row0, row1, out):
+    """Huang sliding median on output rows [row0, row1).
+
+    ``packed`` is the *transposed* padded image (``[column, row]``, so
+    that the ``size`` pixels of one window column are contiguous), each
+    pixel as ``key << 16 | code`` (32-bit order-preserving key of the
+    float, bin code < 2**14).  Each histogram bin holds ``count << 48 |
+    sum of keys`` (225 keys < 2**40), so adding or removing a pixel is one
+    integer addition.  Bins are grouped in blocks of 256 so that the median
+    pointer skips empty blocks.
+    """
+    kth = (size * size) // 2          # 0-based index of the median
+    ncol = out.shape[1]
+    one = np.int64(1) << 48
+    low = one - 1
+    hist = np.zeros(nbins, np.int64)
+    chist = np.zeros(nbins // 256 + 1, np.int32)
+    buf = np.empty(size * size, np.int64)
+    m = 0
+    for i in range(row0, row1):
+        for c in range(size):
+            for r in range(i, i + size):
+                v = np.int64(packed[c, r])
+                q = v & 0x3FFF
+                hist[q] += one + (v >> 16)
+                chist[q >> 8] += 1
+        below = 0
+        for c in range(size):
+            for r in range(i, i + size):
+                below += (np.int64(packed[c, r]) & 0x3FFF) < m
+        for j in range(ncol):
+            if j > 0:
+                cout = j - 1
+                cin = j + size - 1
+                for r in range(i, i + size):
+                    v = np.int64(packed[cout, r])
+                    q = v & 0x3FFF
+                    hist[q] -= one + (v >> 16)
+                    chist[q >> 8] -= 1
+                    below -= q < m
+                    v = np.int64(packed[cin, r])
+                    q = v & 0x3FFF
+                    hist[q] += one + (v >> 16)
+                    chist[q >> 8] += 1
+                    below += q < m
+            # move the pointer so that below <= kth < below + count[m]
+            while below > kth:
+                m -= 1
+                while (m & 255) == 255 and chist[m >> 8] == 0:
+                    m -= 256
+                below -= hist[m] >> 48
+            while below + (hist[m] >> 48) <= kth:
+                below += hist[m] >> 48
+                m += 1
+                while (m & 255) == 0 and chist[m >> 8] == 0:
+                    m += 256
+            n = hist[m] >> 48
+            if n == 1:
+                key = hist[m] & low
+            elif single[m]:
+                # every pixel of the image in this bin has the same value
+                key = (hist[m] & low) // n
+            else:
+                t = kth - below
+                k = 0
+                for c in range(j, j + size):
+                    for r in range(i, i + size):
+                        v = np.int64(packed[c, r])
+                        if (v & 0x3FFF) == m:
+                            buf[k] = v >> 16
+                            k += 1
+                # insertion sort of the few values of bin m (no allocation)
+                for a in range(1, k):
+                    v = buf[a]
+                    b = a - 1
+                    while b >= 0 and buf[b] > v:
+                        buf[b + 1] = buf[b]
+                        b -= 1
+                    buf[b + 1] = v
+                key = buf[t]
+            if key & 0x80000000:
+                bits = key & 0x7FFFFFFF
+            else:
+                bits = (~key) & 0xFFFFFFFF
+            out[i - row0, j] = np.uint32(bits)
+        # empty the histogram for the next row
+        for c in range(ncol - 1, ncol - 1 + size):
+            for r in range(i, i + size):
+                v = np.int64(packed[c, r])
+                q = v & 0x3FFF
+                hist[q] -= one + (v >> 16)
+                chist[q >> 8] -= 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _encode(padded, bits, lo, scale, nbins):
+    """Transposed ``key << 16 | code`` of the padded image (codes < 2**14,
+    32-bit order-preserving keys), and which bins hold a single distinct
+    value.
+
+    ``bits`` is ``padded.view(np.uint32)``.  Keys: negative floats have all
+    bits flipped, positive ones the sign bit set, so that integer order is
+    float order.  Codes: ``clip(floor((v - lo) * scale), 0, nbins - 1)``,
+    non-decreasing in ``v``.
+    """
+    nr, nc = padded.shape
+    packed = np.empty((nc, nr), np.uint64)
+    kmin = np.full(nbins, 0xFFFFFFFF, np.int64)
+    kmax = np.full(nbins, -1, np.int64)
+    top = nbins - 1
+    for r in range(nr):
+        for c in range(nc):
+            v = (np.float64(padded[r, c]) - lo) * scale
+            if v <= 0.0:
+                q = 0
+            elif v >= top:
+                q = top
+            else:
+                q = int(v)
+            b = np.int64(bits[r, c])
+            if b & 0x80000000:
+                k = (~b) & 0xFFFFFFFF
+            else:
+                k = b | 0x80000000
+            packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
+            if k < kmin[q]:
+                kmin[q] = k
+            if k > kmax[q]:
+                kmax[q] = k
+    return packed, kmin == kmax
+
+
+def _quantizer(image):
+    """(lo, 1/step) of the monotone quantization of ``image`` into
+    ``_NBINS`` bins.
+
+    Only the speed depends on this choice, never the result: the range
+    spans the 1-99 percentiles of a subsample (hot pixels excluded),
+    widened by 25% on each side; values outside share the end bins."""
+    sample = image[::7, ::5].ravel()
+    lo, hi = np.percentile(sample, [1.0, 99.0])
+    span = float(hi - lo)
+    if not np.isfinite(span) or span <= 0:
+        span = max(abs(float(lo)), 1.0) * 1e-3
+    lo = float(lo) - 0.25 * span
+    span *= 1.5
+    return lo, (_NBINS - 1) / span
+
+
+def median_filter(image, *, size=15, mode='reflect', threads=None):
+    """
+    Exact sliding median of a 2-D image, as ``scipy.ndimage.median_filter``.
+
+    Parameters
+    ----------
+    image : array-like, 2-D
+        Finite values (float32 or anything that converts to float32
+        exactly; masked pixels must be filled beforehand).
+    size : int, optional
+        Side of the square window, odd and >= 3 (the report uses 15).
+    mode : {'reflect', 'nearest'}, optional
+        Edge handling, with scipy's meaning; ``'reflect'`` (scipy's
+        default) mirrors about the edge including the edge pixel.
+    threads : int, optional
+        Threads working on bands of rows (default: the CPUs available, at
+        most 4).  The kernel releases the GIL.
+
+    Returns
+    -------
+    `~numpy.ndarray` (float32)
+        The filtered image, equal to
+        ``scipy.ndimage.median_filter(image.astype(np.float32), size=size,
+        mode=mode)``.
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        Bad ``size`` or ``mode``, not 2-D, or non-finite values.
+    """
+    size = check_median_size(size)
+    if mode not in MEDIAN_MODES:
+        raise AcsFlecksError(f'median mode must be one of {MEDIAN_MODES}, '
+                             f'got {mode!r}')
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise AcsFlecksError(f'median_filter needs a 2-D image, got shape '
+                             f'{image.shape}')
+    if not np.isfinite(image).all():
+        raise AcsFlecksError('median_filter needs finite values (fill masked '
+                             'pixels first)')
+    half = size // 2
+    nrow, ncol = image.shape
+    padded = np.pad(image, half, mode=_NUMPY_PAD[mode])
+    lo, scale = _quantizer(image)
+    packed, single = _encode(padded, padded.view(np.uint32), lo, scale,
+                             _NBINS)
+    out = np.empty((nrow, ncol), np.uint32)
+    if threads is None:
+        threads = min(4, len(os.sched_getaffinity(0))
+                      if hasattr(os, 'sched_getaffinity') else os.cpu_count())
+    threads = max(1, min(int(threads), nrow))
+    bounds = np.linspace(0, nrow, threads + 1).astype(int)
+    if threads == 1:
+        _median_rows(packed, single, size, _NBINS, 0, nrow, out)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            futures = [pool.submit(_median_rows, packed, single, size,
+                                   _NBINS, a, b, out[a:b])
+                       for a, b in zip(bounds[:-1], bounds[1:])]
+            for f in futures:
+                f.result()
+    return out.view(np.float32)

@@ -1,0 +1,675 @@
+"""
+The monitoring history database (SQLite, Python's `sqlite3`).
+
+One file holds the instrument's whole fleck history: the **epochs**
+processed (one combined short flashed dark per anneal cycle), every
+**detection** of every epoch, and the derived **artifacts** (cross-matched
+tracks with their status and date of origin).  No server is needed.
+
+Design
+------
+* **Schema version** in ``PRAGMA user_version`` (`SCHEMA_VERSION`) and an
+  ``application_id`` identifying the file as an acs_flecks history.  A file
+  written by a newer acs_flecks (higher version) is refused, never modified.
+* **Write-ahead log** (``PRAGMA journal_mode=WAL``): readers (``export``,
+  plots, another shell) read the last committed state while a run writes.
+* **One transaction per epoch**: the epoch row, its chip coverage and its
+  detections are committed together (``BEGIN IMMEDIATE ... COMMIT``), so a
+  crash (or Ctrl-C, or a killed job) at any moment leaves every epoch either
+  completely in the history or not at all.  The artifacts table is re-derived
+  from the detections in its own transaction; if a run dies in between, the
+  flag ``artifacts_stale`` in the ``meta`` table says so and the next writer
+  (or `HistoryDatabase.artifacts`) re-derives it.
+* Detection (the expensive part) is never redone: cross-match and
+  classification are recomputed from the stored detections (milliseconds
+  for a lifetime), which is what makes an out-of-order epoch and
+  one-at-a-time additions give exactly the all-at-once answer.
+
+>>> from acs_flecks.monitor import HistoryDatabase      # doctest: +SKIP
+>>> with HistoryDatabase('history.sqlite') as db:      # doctest: +SKIP
+...     db.artifacts().pprint()
+"""
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from datetime import datetime, timezone
+
+import numpy as np
+from astropy.table import Table
+
+from ..exceptions import AcsFlecksError, HistoryDatabaseError
+from ..utils import atomic_output
+from .classify import (ARTIFACT_COLUMNS, DEFAULT_CHANGE_NSIGMA,
+                       artifacts_from_rows, classify_history)
+from .crossmatch import DEFAULT_TOLERANCE
+
+__all__ = ['HistoryDatabase', 'SCHEMA_VERSION', 'DETECTION_COLUMNS',
+           'file_checksum']
+
+log = logging.getLogger(__name__)
+
+#: Version of the database layout written by this acs_flecks.
+SCHEMA_VERSION = 1
+
+#: ``PRAGMA application_id`` of acs_flecks history files ('ACSF').
+APPLICATION_ID = 0x41435346
+
+#: Detection measurements stored per row (names of `find_artifacts` columns).
+DETECTION_COLUMNS = ('x', 'y', 'area', 'bbox_xmin', 'bbox_xmax', 'bbox_ymin',
+                     'bbox_ymax', 'semimajor_sigma', 'semiminor_sigma',
+                     'ellipticity', 'orientation', 'peak_deficit',
+                     'mean_deficit', 'isophotal_sum', 'noise')
+
+_TEXT_ARTIFACT = {'artifact_id', 'status', 'change_reason', 'first_seen',
+                  'last_seen_absent', 'last_seen', 'first_seen_absent'}
+_INT_ARTIFACT = {'ccdchip', 'n_epochs', 'n_observed', 'n_missed', 'n_forced',
+                 'changed', 'verified'}
+
+
+def _artifact_sql_type(name):
+    if name in _TEXT_ARTIFACT:
+        return 'TEXT'
+    if name in _INT_ARTIFACT:
+        return 'INTEGER'
+    return 'REAL'
+
+
+_SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE epochs (
+    epoch_id INTEGER PRIMARY KEY,
+    obs_mjd REAL NOT NULL,
+    obs_time TEXT NOT NULL,
+    source_file TEXT NOT NULL,
+    rootname TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    detector TEXT NOT NULL,
+    n_detections INTEGER NOT NULL,
+    added TEXT NOT NULL);
+CREATE INDEX epochs_time ON epochs (obs_mjd);
+CREATE TABLE coverage (
+    epoch_id INTEGER NOT NULL REFERENCES epochs (epoch_id) ON DELETE CASCADE,
+    ccdchip INTEGER NOT NULL,
+    xmin REAL NOT NULL, xmax REAL NOT NULL,
+    ymin REAL NOT NULL, ymax REAL NOT NULL,
+    PRIMARY KEY (epoch_id, ccdchip));
+CREATE TABLE detections (
+    detection_id INTEGER PRIMARY KEY,
+    epoch_id INTEGER NOT NULL REFERENCES epochs (epoch_id) ON DELETE CASCADE,
+    ccdchip INTEGER NOT NULL,
+    {', '.join(f'{c} REAL' for c in DETECTION_COLUMNS)},
+    artifact_id TEXT);
+CREATE INDEX detections_epoch ON detections (epoch_id);
+CREATE TABLE forced (
+    epoch_id INTEGER NOT NULL REFERENCES epochs (epoch_id) ON DELETE CASCADE,
+    ccdchip INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL,
+    radius REAL NOT NULL, deficit REAL, deficit_err REAL,
+    PRIMARY KEY (epoch_id, ccdchip, x, y, radius));
+CREATE TABLE artifacts (
+    {', '.join(f'{c} {_artifact_sql_type(c)}' for c in ARTIFACT_COLUMNS)},
+    PRIMARY KEY (artifact_id));
+"""
+
+
+def file_checksum(path):
+    """
+    Identity of an epoch file: SHA-256 of its size and every header.
+
+    Reading the headers only (tens of kB) instead of 170 MB of pixels keeps
+    a lifetime rescan cheap; a calibrated product that is regenerated gets
+    new header values (``DATE``, ``IRAF-TLM``, history), so it counts as a
+    different file, while a copy of the same file is recognised wherever it
+    lives.
+    """
+    from astropy.io import fits
+    h = hashlib.sha256()
+    h.update(str(os.path.getsize(path)).encode())
+    with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
+        for hdu in hdul:
+            h.update(hdu.header.tostring().encode('ascii', 'replace'))
+    return h.hexdigest()
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat(timespec='seconds')
+
+
+class HistoryDatabase:
+    """
+    The SQLite history of a monitoring campaign.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The database file; created (with the current schema) if missing,
+        unless ``readonly``.
+    readonly : bool, optional
+        Open for reading only (export, plots); works on read-only files and
+        while another process writes.
+    timeout : float, optional
+        Seconds to wait for a lock held by another writer before giving up
+        with `~acs_flecks.exceptions.HistoryDatabaseError`.
+
+    Raises
+    ------
+    acs_flecks.exceptions.HistoryDatabaseError
+        Not an SQLite file or not an acs_flecks history, a newer schema, a
+        read-only file or directory opened for writing, a database locked
+        longer than ``timeout``.
+    """
+
+    def __init__(self, path, *, readonly=False, timeout=30.0):
+        self.path = os.fspath(path)
+        self.readonly = bool(readonly)
+        self.timeout = float(timeout)
+        exists = os.path.exists(self.path)
+        if os.path.isdir(self.path):
+            raise HistoryDatabaseError('is a directory, not a history '
+                                       'database', path=self.path)
+        if self.readonly and not exists:
+            raise HistoryDatabaseError('no such history database',
+                                       path=self.path)
+        if not self.readonly:
+            self._check_writable(exists)
+        try:
+            if self.readonly:
+                uri = 'file:' + os.path.abspath(self.path) + '?mode=ro'
+                self._con = sqlite3.connect(uri, uri=True, timeout=timeout,
+                                            isolation_level=None)
+            else:
+                self._con = sqlite3.connect(self.path, timeout=timeout,
+                                            isolation_level=None)
+        except sqlite3.Error as exc:
+            raise HistoryDatabaseError(f'cannot open the database ({exc})',
+                                       path=self.path) from None
+        self._con.row_factory = sqlite3.Row
+        try:
+            self._setup(exists)
+        except BaseException:
+            self._con.close()
+            raise
+
+    # -- opening ----------------------------------------------------------
+    def _check_writable(self, exists):
+        parent = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(parent):
+            raise HistoryDatabaseError(f'directory {parent} does not exist',
+                                       path=self.path)
+        if exists and not os.access(self.path, os.W_OK):
+            raise HistoryDatabaseError(
+                'the history database is read-only; nothing was changed '
+                '(open it with readonly=True / use "monitor --export" to read '
+                'it, or make it writable)', path=self.path)
+        if not os.access(parent, os.W_OK):
+            raise HistoryDatabaseError(
+                f'directory {parent} is not writable (SQLite needs to create '
+                'its journal next to the database); nothing was changed',
+                path=self.path)
+
+    def _execute(self, sql, params=()):
+        try:
+            return self._con.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise self._wrap(exc) from None
+        except sqlite3.DatabaseError as exc:
+            raise HistoryDatabaseError(
+                f'not a usable SQLite history database ({exc})',
+                path=self.path) from None
+
+    def _wrap(self, exc):
+        text = str(exc)
+        if 'locked' in text or 'busy' in text:
+            return HistoryDatabaseError(
+                f'the database is locked by another process (waited '
+                f'{self.timeout:g} s); nothing was changed -- retry when the '
+                'other run has finished', path=self.path)
+        if 'readonly' in text or 'read-only' in text:
+            return HistoryDatabaseError(
+                'the database is read-only; nothing was changed',
+                path=self.path)
+        return HistoryDatabaseError(f'database error ({text})', path=self.path)
+
+    def _setup(self, exists):
+        version = self._execute('PRAGMA user_version').fetchone()[0]
+        app = self._execute('PRAGMA application_id').fetchone()[0]
+        tables = {r[0] for r in self._execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if version > SCHEMA_VERSION:
+            raise HistoryDatabaseError(
+                f'written by a newer acs_flecks (schema version {version}, '
+                f'this version reads up to {SCHEMA_VERSION}); upgrade '
+                'acs_flecks -- the file was not modified', path=self.path)
+        if tables and (app != APPLICATION_ID or version == 0):
+            raise HistoryDatabaseError(
+                'not an acs_flecks history database (an SQLite file with '
+                f'other tables: {", ".join(sorted(tables))}); refusing to '
+                'modify it', path=self.path)
+        if self.readonly:
+            if not tables:
+                raise HistoryDatabaseError('empty database (no history)',
+                                           path=self.path)
+            return
+        self._execute(f'PRAGMA busy_timeout = {int(self.timeout * 1000)}')
+        mode = self._execute('PRAGMA journal_mode = WAL').fetchone()[0]
+        if str(mode).lower() != 'wal':
+            log.warning('%s: journal mode is %s, not WAL (readers may block)',
+                        self.path, mode)
+        # FULL: a committed epoch survives a power cut, not only a crash.
+        self._execute('PRAGMA synchronous = FULL')
+        self._execute('PRAGMA foreign_keys = ON')
+        if not tables:
+            with self.transaction():
+                for stmt in _SCHEMA.split(';'):
+                    if stmt.strip():
+                        self._execute(stmt)
+                self._execute(f'PRAGMA application_id = {APPLICATION_ID}')
+                self._execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
+                self._set_meta('created', _now())
+                self._set_meta('artifacts_stale', '0')
+            log.info('%s: created a new history database (schema %d)',
+                     self.path, SCHEMA_VERSION)
+
+    # -- context / transactions --------------------------------------------
+    def close(self):
+        """Close the connection (committed data are safe)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any exception
+        (including KeyboardInterrupt)."""
+        if self.readonly:
+            raise HistoryDatabaseError('opened read-only; cannot write',
+                                       path=self.path)
+        self._execute('BEGIN IMMEDIATE')
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.execute('ROLLBACK')
+            raise
+        else:
+            try:
+                self._con.execute('COMMIT')
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._con.execute('ROLLBACK')
+                raise self._wrap(exc) from None
+
+    # -- meta ---------------------------------------------------------------
+    def _set_meta(self, key, value):
+        self._execute('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)',
+                      (key, str(value)))
+
+    def get_meta(self, key, default=None):
+        """Value (str) of a ``meta`` key."""
+        row = self._execute('SELECT value FROM meta WHERE key = ?',
+                            (key,)).fetchone()
+        return default if row is None else row[0]
+
+    @property
+    def schema_version(self):
+        """``PRAGMA user_version`` of the file."""
+        return self._execute('PRAGMA user_version').fetchone()[0]
+
+    @property
+    def detector(self):
+        """The detector of the history (set by its first epoch), or `None`."""
+        return self.get_meta('detector')
+
+    @property
+    def find_parameters(self):
+        """Detection parameters the history was made with (dict) or `None`."""
+        value = self.get_meta('find_parameters')
+        return None if value is None else json.loads(value)
+
+    def check_find_parameters(self, params):
+        """Refuse to mix detections made with other `find_artifacts`
+        parameters (thresholds change what is "new")."""
+        stored = self.find_parameters
+        params = json.loads(json.dumps(params, sort_keys=True))
+        if stored is not None and stored != params:
+            raise HistoryDatabaseError(
+                f'was built with detection parameters {stored}, not '
+                f'{params}; mixing them would make artifacts appear or '
+                'vanish spuriously -- use the same parameters or a new '
+                'database', path=self.path)
+        return params
+
+    # -- epochs -----------------------------------------------------------------
+    def epochs(self):
+        """The epochs, time-ordered, as a `~astropy.table.Table`."""
+        rows = self._execute(
+            'SELECT epoch_id, obs_mjd, obs_time, source_file, rootname, '
+            'sha256, detector, n_detections, added FROM epochs '
+            'ORDER BY obs_mjd, epoch_id').fetchall()
+        names = ('epoch_id', 'obs_mjd', 'obs_time', 'source_file', 'rootname',
+                 'sha256', 'detector', 'n_detections', 'added')
+        dtypes = (int, float, str, str, str, str, str, int, str)
+        if not rows:
+            return Table(names=names, dtype=dtypes)
+        return Table(rows=[tuple(r) for r in rows], names=names)
+
+    def __len__(self):
+        return self._execute('SELECT COUNT(*) FROM epochs').fetchone()[0]
+
+    def find_epoch(self, *, sha256=None, obs_mjd=None, time_tolerance=1.0):
+        """The epoch row (`sqlite3.Row`) with this checksum, or within
+        ``time_tolerance`` seconds of ``obs_mjd``; `None` if absent."""
+        if sha256 is not None:
+            row = self._execute('SELECT * FROM epochs WHERE sha256 = ?',
+                                (sha256,)).fetchone()
+            if row is not None:
+                return row
+        if obs_mjd is not None:
+            tol = time_tolerance / 86400.0
+            return self._execute(
+                'SELECT * FROM epochs WHERE obs_mjd BETWEEN ? AND ? '
+                'ORDER BY epoch_id LIMIT 1',
+                (obs_mjd - tol, obs_mjd + tol)).fetchone()
+        return None
+
+    def add_epoch(self, *, obs_mjd, obs_time, source_file, rootname, sha256,
+                  detector, coverage, detections, find_parameters=None):
+        """
+        Store one epoch and its detections in one transaction.
+
+        Parameters
+        ----------
+        obs_mjd : float
+            Observation time (MJD, UTC).
+        obs_time : str
+            The same as ISO string.
+        source_file, rootname, sha256, detector : str
+            Provenance of the epoch.
+        coverage : dict
+            ``ccdchip -> (xmin, xmax, ymin, ymax)`` observed by the file
+            (1-indexed full-chip frame, inclusive).
+        detections : `~astropy.table.Table`
+            ``ccdchip`` plus `DETECTION_COLUMNS` (missing ones are stored
+            as NULL; quantities are stored as their values).
+        find_parameters : dict, optional
+            Detection parameters; stored with the first epoch, checked
+            against the stored ones afterwards.
+
+        Returns
+        -------
+        int
+            The new ``epoch_id``.
+        """
+        det_rows = _detection_rows(detections)
+        with self.transaction():
+            if find_parameters is not None:
+                params = self.check_find_parameters(find_parameters)
+                if self.find_parameters is None:
+                    self._set_meta('find_parameters',
+                                   json.dumps(params, sort_keys=True))
+            stored = self.detector
+            if stored is None:
+                self._set_meta('detector', detector)
+            elif stored != detector:
+                raise HistoryDatabaseError(
+                    f'holds {stored} epochs; refusing to add a {detector} '
+                    f'epoch ({source_file})', path=self.path)
+            cur = self._execute(
+                'INSERT INTO epochs (obs_mjd, obs_time, source_file, rootname, '
+                'sha256, detector, n_detections, added) '
+                'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                (float(obs_mjd), str(obs_time), str(source_file),
+                 str(rootname), str(sha256), str(detector), len(det_rows),
+                 _now()))
+            epoch_id = cur.lastrowid
+            for chip, box in sorted(coverage.items()):
+                self._execute('INSERT INTO coverage VALUES (?, ?, ?, ?, ?, ?)',
+                              (epoch_id, int(chip), *map(float, box)))
+            cols = ('epoch_id', 'ccdchip') + DETECTION_COLUMNS
+            sql = (f'INSERT INTO detections ({", ".join(cols)}) VALUES '
+                   f'({", ".join("?" * len(cols))})')
+            try:
+                self._con.executemany(sql, [(epoch_id,) + r for r in det_rows])
+            except sqlite3.Error as exc:
+                raise self._wrap(exc) from None
+            self._set_meta('artifacts_stale', '1')
+        log.info('%s: added epoch %s (%s, %d detections)', self.path,
+                 obs_time, os.path.basename(source_file), len(det_rows))
+        return epoch_id
+
+    # -- detections / classification --------------------------------------
+    def detections(self):
+        """All detections with their epoch time, as a `~astropy.table.Table`."""
+        cols = ('detection_id', 'epoch_id', 'ccdchip') + DETECTION_COLUMNS + \
+            ('artifact_id',)
+        rows = self._execute(
+            f'SELECT {", ".join("d." + c for c in cols)}, e.obs_mjd '
+            'FROM detections d JOIN epochs e USING (epoch_id) '
+            'ORDER BY e.obs_mjd, d.epoch_id, d.detection_id').fetchall()
+        names = cols + ('obs_mjd',)
+        if not rows:
+            return Table(names=names, dtype=[int, int, int] +
+                         [float] * len(DETECTION_COLUMNS) + [str, float])
+        t = Table(rows=[tuple(r) for r in rows], names=names)
+        for c in DETECTION_COLUMNS:
+            t[c] = np.array([np.nan if v is None else v for v in t[c]],
+                            dtype=float)
+        t['artifact_id'] = np.array(['' if v is None else v
+                                     for v in t['artifact_id']], dtype='U16')
+        return t
+
+    def coverage(self):
+        """dict ``epoch_id -> {ccdchip: (xmin, xmax, ymin, ymax)}``."""
+        out = {}
+        for r in self._execute('SELECT * FROM coverage'):
+            out.setdefault(r['epoch_id'], {})[r['ccdchip']] = (
+                r['xmin'], r['xmax'], r['ymin'], r['ymax'])
+        return out
+
+    def _verifier(self, store):
+        """Forced measurement at a position in a stored epoch (cached in
+        the ``forced`` table when ``store``)."""
+        from collections import OrderedDict
+
+        from ..io import ACSImage
+        from .lightpath import measure_deficit
+        files = {int(r['epoch_id']): r['source_file'] for r in
+                 self._execute('SELECT epoch_id, source_file FROM epochs')}
+        chips = OrderedDict()
+        new_rows = []
+
+        def verify(epoch_id, ccdchip, x, y, radius):
+            k = (epoch_id, ccdchip, round(x, 2), round(y, 2), round(radius, 2))
+            row = self._execute(
+                'SELECT deficit, deficit_err FROM forced WHERE epoch_id = ? '
+                'AND ccdchip = ? AND x = ? AND y = ? AND radius = ?',
+                k).fetchone()
+            if row is not None:
+                return (np.nan if row[0] is None else row[0],
+                        np.nan if row[1] is None else row[1])
+            key = (epoch_id, ccdchip)
+            if key not in chips:
+                path = files.get(epoch_id)
+                try:
+                    chips[key] = ACSImage(path).chip(
+                        ccdchip, arrays=('SCI', 'DQ'))
+                except (AcsFlecksError, OSError, TypeError) as exc:
+                    log.warning('%s: cannot verify a missed detection in %s '
+                                '(%s)', self.path, path, exc)
+                    chips[key] = None
+                while len(chips) > 4:  # bounded memory: a few chips
+                    chips.popitem(last=False)
+            chip = chips[key]
+            if chip is None:
+                return None
+            m = measure_deficit(chip, k[2], k[3], k[4])
+            result = (m['deficit'], m['deficit_err'])
+            if store:
+                new_rows.append(k + tuple(_plain(np.float64(v))
+                                          for v in result))
+            return result
+
+        return verify, new_rows
+
+    def classify(self, *, tolerance=DEFAULT_TOLERANCE,
+                 change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
+                 verify=True, _store=False):
+        """Cross-match and classify the stored detections.
+
+        ``verify`` makes forced measurements in the epoch files where an
+        artifact was not detected (see `~acs_flecks.monitor.classify`).
+        Returns the artifacts `~astropy.table.QTable`, the detections and
+        the artifact id of each detection."""
+        ep = self.epochs()
+        cov = self.coverage()
+        epochs = Table({'epoch_id': np.asarray(ep['epoch_id'], dtype=int),
+                        'obs_mjd': np.asarray(ep['obs_mjd'], dtype=float)})
+        epochs['coverage'] = [cov.get(int(e), {}) for e in ep['epoch_id']] \
+            if len(ep) else np.array([], dtype=object)
+        det = self.detections()
+        verifier, new_rows = self._verifier(_store) if verify else (None, [])
+        params = self.find_parameters or {}
+        margin = int(params.get('median_size', 15)) // 2 + 1
+        artifacts, ids = classify_history(
+            epochs, det, tolerance=tolerance, change_nsigma=change_nsigma,
+            vanish_after=vanish_after, verify=verifier, edge_margin=margin)
+        if new_rows:
+            self._con.executemany(
+                'INSERT OR REPLACE INTO forced VALUES (?, ?, ?, ?, ?, ?, ?)',
+                new_rows)
+        artifacts.meta.update(self._summary_meta(tolerance, change_nsigma,
+                                                 vanish_after, ep))
+        return artifacts, det, ids
+
+    def _summary_meta(self, tolerance, change_nsigma, vanish_after, ep):
+        return {'history_database': os.path.abspath(self.path),
+                'schema_version': SCHEMA_VERSION,
+                'tolerance_pix': float(tolerance),
+                'change_nsigma': float(change_nsigma),
+                'vanish_after': int(vanish_after),
+                'n_epochs_total': len(ep),
+                'epochs': [f'{r["obs_time"]} {os.path.basename(r["source_file"])}'
+                           for r in ep],
+                'find_parameters': self.find_parameters or {}}
+
+    def reclassify(self, *, tolerance=DEFAULT_TOLERANCE,
+                   change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1):
+        """Re-derive and store the artifacts table (one transaction).
+
+        Returns the artifacts `~astropy.table.QTable`."""
+        with self.transaction():
+            artifacts, det, ids = self.classify(
+                tolerance=tolerance, change_nsigma=change_nsigma,
+                vanish_after=vanish_after, _store=True)
+            self._execute('DELETE FROM artifacts')
+            sql = (f'INSERT INTO artifacts ({", ".join(ARTIFACT_COLUMNS)}) '
+                   f'VALUES ({", ".join("?" * len(ARTIFACT_COLUMNS))})')
+            rows = [tuple(_plain(artifacts[c][i]) for c in ARTIFACT_COLUMNS)
+                    for i in range(len(artifacts))]
+            try:
+                self._con.executemany(sql, rows)
+                self._con.executemany(
+                    'UPDATE detections SET artifact_id = ? '
+                    'WHERE detection_id = ?',
+                    [(str(a) or None, int(d)) for a, d in
+                     zip(ids, det['detection_id'])])
+            except sqlite3.Error as exc:
+                raise self._wrap(exc) from None
+            self._set_meta('artifacts_stale', '0')
+            self._set_meta('classification', json.dumps(
+                {'tolerance_pix': float(tolerance),
+                 'change_nsigma': float(change_nsigma),
+                 'vanish_after': int(vanish_after)}, sort_keys=True))
+        return artifacts
+
+    @property
+    def stale(self):
+        """True if epochs were added after the artifacts were derived."""
+        return self.get_meta('artifacts_stale', '0') == '1'
+
+    def artifacts(self):
+        """The artifacts table as stored (re-derived in memory if stale).
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+        """
+        settings = json.loads(self.get_meta('classification', '{}') or '{}')
+        tol = settings.get('tolerance_pix', DEFAULT_TOLERANCE)
+        nsig = settings.get('change_nsigma', DEFAULT_CHANGE_NSIGMA)
+        van = settings.get('vanish_after', 1)
+        if self.stale:
+            log.info('%s: artifacts table is older than the last epoch; '
+                     're-deriving it from the detections', self.path)
+            return self.classify(tolerance=tol, change_nsigma=nsig,
+                                 vanish_after=van)[0]
+        rows = self._execute(
+            f'SELECT {", ".join(ARTIFACT_COLUMNS)} FROM artifacts '
+            'ORDER BY artifact_id').fetchall()
+        rows = [{c: (np.nan if r[c] is None else r[c])
+                 for c in ARTIFACT_COLUMNS} for r in rows]
+        table = artifacts_from_rows(rows)
+        table.meta.update(self._summary_meta(tol, nsig, van, self.epochs()))
+        return table
+
+    def export(self, path, *, overwrite=True):
+        """Write the artifacts table to an ECSV file (atomically).
+
+        Returns the `~astropy.table.QTable` written."""
+        table = self.artifacts()
+        with atomic_output(path) as tmp:
+            table.write(tmp, format='ascii.ecsv', overwrite=overwrite)
+        return table
+
+    def export_detections(self, path):
+        """Write every stored detection (with its artifact id) to ECSV."""
+        table = self.detections()
+        with atomic_output(path) as tmp:
+            table.write(tmp, format='ascii.ecsv')
+        return table
+
+
+def _plain(value):
+    value = getattr(value, 'value', value)
+    if isinstance(value, (np.bool_, bool)):
+        return int(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.str_):
+        return str(value)
+    return value
+
+
+def _detection_rows(table):
+    """Rows (ccdchip, *DETECTION_COLUMNS) of plain floats (NULL if absent)."""
+    n = len(table)
+    if n == 0:
+        return []
+    if 'ccdchip' not in table.colnames or 'x' not in table.colnames \
+            or 'y' not in table.colnames:
+        raise HistoryDatabaseError(
+            'detections need ccdchip, x and y columns, got '
+            f'{table.colnames}')
+    cols = [np.asarray(table['ccdchip'], dtype=int)]
+    for c in DETECTION_COLUMNS:
+        if c in table.colnames:
+            v = table[c]
+            v = np.asarray(getattr(v, 'value', v), dtype=float)
+        else:
+            v = np.full(n, np.nan)
+        cols.append(v)
+    return [tuple(_plain(col[i]) for col in cols) for i in range(n)]
+

@@ -1,0 +1,428 @@
+"""
+The whole chain, from ACSREJ outputs to a certified bad-pixel table.
+
+``find -> monitor (history database) -> flashed vs un-flashed test ->
+characterize each new fleck -> bad pixels -> bpixtab -> certify -> report``,
+as the report did by hand (§2-§8).  This is what the TEAL task
+``acs_flecks`` and ``acs_flecks run`` call, and what ``acs_flecks demo``
+runs on simulated data.
+
+Inputs are the combined short flashed darks of the anneal cycles (DKC, one
+per epoch), optionally lamp flats (per filter, for the transmissivity;
+flats taken before the date of origin give the "before" thumbnails), the
+un-flashed darks of the anneal program (§3) and EPER lamp images of two
+epochs (§4).
+
+>>> from acs_flecks.pipeline import run_pipeline          # doctest: +SKIP
+>>> result = run_pipeline(sorted(glob('*_dkc.fits')), flats=glob('*_crc.fits'),
+...                       reference='jref$25g1256nj_bpx.fits',
+...                       outdir='flecks_2017')             # doctest: +SKIP
+>>> result.report                                         # doctest: +SKIP
+'flecks_2017/report.html'
+"""
+
+import glob
+import logging
+import os
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from astropy.table import QTable, vstack
+from astropy.time import Time
+
+from .exceptions import AcsFlecksError, InputFileError
+from .filters import is_broadband
+from .io import ACSImage
+
+__all__ = ['run_pipeline', 'ChainResult', 'expand_inputs']
+
+log = logging.getLogger(__name__)
+
+
+def expand_inputs(spec, *, what='input'):
+    """
+    Expand file names, glob patterns, ``@list`` files and comma lists.
+
+    Parameters
+    ----------
+    spec : str, path-like, or list of them, or None
+
+    Returns
+    -------
+    list of str
+        Sorted, without duplicates; empty for `None` or ``''``.
+    """
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return []
+    items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+    out = []
+    for item in items:
+        item = os.fspath(item).strip()
+        if not item:
+            continue
+        if ',' in item and not os.path.exists(item):
+            out.extend(expand_inputs(item.split(','), what=what))
+            continue
+        if item.startswith('@'):
+            listfile = item[1:]
+            if not os.path.exists(listfile):
+                raise AcsFlecksError(f'{what} list file not found',
+                                     path=listfile)
+            with open(listfile) as fh:
+                lines = [ln.split('#')[0].strip() for ln in fh]
+            out.extend(expand_inputs([ln for ln in lines if ln], what=what))
+            continue
+        if any(c in item for c in '*?['):
+            matches = sorted(glob.glob(item))
+            if not matches:
+                raise AcsFlecksError(f'no {what} file matches the pattern',
+                                     path=item)
+            out.extend(matches)
+            continue
+        if not os.path.exists(item):
+            raise InputFileError('no such file', path=item)
+        out.append(item)
+    return sorted(dict.fromkeys(out))
+
+
+@dataclass
+class ChainResult:
+    """
+    What one run of the chain produced.
+
+    Attributes
+    ----------
+    artifacts : `~astropy.table.QTable`
+        Every artifact of the history with its status
+        (`acs_flecks.monitor.monitor_epochs`).
+    new_flecks : `~astropy.table.QTable`
+        The artifacts classified ``new`` (their date-of-origin bracket).
+    lightpath : `~astropy.table.QTable` or None
+        Flashed vs un-flashed verdicts of the new flecks (§3).
+    characterizations : dict
+        artifact id -> `~acs_flecks.characterize.FleckCharacterization`.
+    bad_pixels : `~astropy.table.QTable`
+        Pixels below the threshold, every fleck.
+    delivery : `~acs_flecks.bpixtab.Delivery` or None
+        The new bad-pixel table and its certification (None if nothing
+        new was found or no flats were given).
+    useafter : str or None
+        USEAFTER used (the date of origin).
+    report : str
+        The HTML report.
+    outputs : dict
+        name -> path of every file written.
+    notes : list of str
+        What was skipped and why.
+    """
+
+    artifacts: QTable
+    new_flecks: QTable
+    lightpath: object = None
+    characterizations: dict = field(default_factory=dict)
+    bad_pixels: QTable = None
+    delivery: object = None
+    useafter: str = None
+    report: str = None
+    outputs: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+
+def _value(q):
+    return float(getattr(q, 'value', q))
+
+
+def _fleck_name(row):
+    return f'WFC{int(row["ccdchip"])}-{_value(row["x"]):.0f}-{_value(row["y"]):.0f}'
+
+
+def _split_flats(flats, origin):
+    """Flats at/after the date of origin (the measurement) and before it
+    (the "before" thumbnails), broadband only for the latter."""
+    after, before = [], []
+    for path in flats:
+        img = ACSImage(path, detector='WFC')
+        (after if origin is None or img.obs_time >= origin else before
+         ).append(img)
+    before = [im for im in before if is_broadband(im.filter)]
+    return after, before
+
+
+def _plain(col):
+    return np.asarray(getattr(col, 'value', col))
+
+
+def _box(box):
+    if isinstance(box, (int, np.integer)):
+        return (int(box), int(box))
+    if isinstance(box, float) and box.is_integer():
+        return (int(box), int(box))
+    return box
+
+
+def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
+                 reference='auto', useafter=None, output=None, history=None,
+                 report=None, outdir=None, median_size=15, nsigma=5.0,
+                 min_area=25, tolerance=3.0, badpix_threshold=0.5,
+                 aperture_threshold=0.05, box=40, combine='bluest', value=4,
+                 workers=None, scheduler='', overwrite=False, progress=None):
+    """
+    Run the whole chain (see the module docstring).
+
+    Parameters
+    ----------
+    input : str or list of str
+        Combined short flashed darks (DKC, one per anneal cycle): paths,
+        glob patterns or ``@list`` files.
+    flats : str or list of str, optional
+        Lamp flats (CRC/CRJ) per filter.  Those taken on or after the
+        date of origin are measured (§6.1); earlier ones are shown as
+        "before" thumbnails.  Without flats, no bad pixels can be measured
+        and no table is written.
+    unflashed : str or list of str, optional
+        Un-flashed darks (ACSREJ of the anneal program's 1040 s darks) for
+        the flashed vs un-flashed test (§3); the first one after the date
+        of origin is used.
+    eper : str or list of str, optional
+        EPER lamp images of two epochs (§4).
+    reference : str, optional
+        The current bpixtab: a path, ``jref$name``, or ``'auto'`` (the
+        ``BPIXTAB`` of the first input, via jref or CRDS).
+    useafter : str, optional
+        USEAFTER of the new table (default: the date of origin, i.e. the
+        earliest ``first_seen`` of the new flecks, at 00:00:00).
+    output : str, optional
+        The new bpixtab (default ``OUTDIR/<reference root>_flecks_bpx.fits``).
+    history : str, optional
+        History database (default ``OUTDIR/fleck_history.sqlite``); an
+        existing one is extended (epochs already in it are not redone).
+    report : str, optional
+        HTML report (default ``OUTDIR/report.html``).
+    outdir : str, optional
+        Directory of every output (default ``acs_flecks_output``).
+    median_size, nsigma, min_area : optional
+        Detection parameters (report §7: 15, 5.0, 25).
+    tolerance : float, optional
+        Cross-match radius between epochs, pixels.
+    badpix_threshold : float, optional
+        Transmissivity below which a pixel is flagged (§8: 0.5).
+    aperture_threshold : float, optional
+        Blocking fraction defining a filter's aperture (§6.1: 0.05).
+    box : int or tuple, optional
+        Cutout around each fleck, pixels (§6.1: 40).
+    combine : str, optional
+        How filters combine into the bad-pixel decision
+        (`acs_flecks.characterize.bad_pixels`; default the bluest filter,
+        F435W, as the report did).
+    value : int, optional
+        DQ flag written (4).
+    workers : int, optional
+        Local Dask workers (default: all cores).
+    scheduler : str, optional
+        Address of a Dask scheduler; ``''`` for a local cluster,
+        ``'serial'`` for no Dask.
+    overwrite : bool, optional
+        Replace an existing output table.
+    progress : bool, optional
+        Progress bar for the detection.
+
+    Returns
+    -------
+    ChainResult
+    """
+    from .bpixtab import deliver_bpixtab
+    from .characterize import characterize_fleck
+    from .monitor import lightpath_test, monitor_epochs
+    from .reference import resolve_reference
+
+    files = expand_inputs(input, what='input')
+    if not files:
+        raise AcsFlecksError('no input files (combined short flashed darks)')
+    flat_files = expand_inputs(flats, what='flat')
+    unflashed_files = expand_inputs(unflashed, what='un-flashed dark')
+    eper_files = expand_inputs(eper, what='EPER')
+    for path in files:
+        ACSImage(path, detector='WFC')  # fail early, before any work
+
+    # Resolve the reference first: a missing reference must fail before
+    # an hour of detection, and before anything is written.
+    ref_path = None
+    if flat_files:
+        ref_path = resolve_reference(reference, image=files[0])
+
+    outdir = os.fspath(outdir or 'acs_flecks_output')
+    os.makedirs(outdir, exist_ok=True)
+    figdir = os.path.join(outdir, 'figures')
+    os.makedirs(figdir, exist_ok=True)
+    history = os.fspath(history or os.path.join(outdir, 'fleck_history.sqlite'))
+    report = os.fspath(report or os.path.join(outdir, 'report.html'))
+    if ref_path is not None:
+        if output is None:
+            root = pathlib.Path(ref_path).name.split('_bpx')[0].split('.')[0]
+            output = os.path.join(outdir, f'{root}_flecks_bpx.fits')
+        output = os.fspath(output)
+        from .utils import check_output_path
+        check_output_path(output, inputs=[ref_path, *files, *flat_files],
+                          overwrite=overwrite)
+        # a reference for another detector, or with rows CALACS would
+        # reject, fails here, not after the run
+        from .bpixtab import read_bpixtab
+        read_bpixtab(ref_path, detector='WFC')
+
+    notes = []
+    outputs = {}
+    find_kwargs = dict(median_size=median_size, nsigma=nsigma,
+                       min_area=min_area)
+    artifacts_path = os.path.join(outdir, 'artifacts.ecsv')
+    artifacts = monitor_epochs(
+        files, db=history, tolerance=tolerance,
+        scheduler=None if scheduler in ('', None) else scheduler,
+        workers=workers, find_kwargs=find_kwargs, output=artifacts_path,
+        progress=progress)
+    outputs['artifacts'] = artifacts_path
+    outputs['history'] = history
+    summary = artifacts.meta.get('summary', {})
+    for path, reason in summary.get('skipped', []):
+        notes.append(f'skipped {path}: {reason}')
+
+    new = artifacts[np.asarray(artifacts['status']) == 'new']
+    log.info('%d artifact(s), %d new', len(artifacts), len(new))
+    new_path = os.path.join(outdir, 'new_flecks.ecsv')
+    from .utils import atomic_output
+    with atomic_output(new_path) as tmp:
+        QTable(new).write(tmp, format='ascii.ecsv')
+    outputs['new_flecks'] = new_path
+
+    origin = None
+    if len(new):
+        origin = Time(min(str(t) for t in new['first_seen']))
+    epochs = sorted((ACSImage(p) for p in files), key=lambda im: im.obs_time)
+
+    # §3: flashed vs un-flashed.  Each new artifact is tested in the first
+    # epoch that has it and the first un-flashed dark taken after that.
+    light = None
+    if len(new) and unflashed_files:
+        unfl = sorted((ACSImage(p) for p in unflashed_files),
+                      key=lambda im: im.obs_time)
+        parts = []
+        for first in sorted({str(t) for t in new['first_seen']}):
+            t_first = Time(first)
+            flashed = [im for im in epochs if im.obs_time >= t_first]
+            dark = [im for im in unfl if im.obs_time >= t_first] or unfl[-1:]
+            rows = new[np.asarray([str(t) for t in new['first_seen']]) == first]
+            parts.append(lightpath_test((flashed or epochs)[0], dark[0], rows))
+        light = vstack(parts) if len(parts) > 1 else parts[0]
+        path = os.path.join(outdir, 'lightpath.ecsv')
+        with atomic_output(path) as tmp:
+            light.write(tmp, format='ascii.ecsv')
+        outputs['lightpath'] = path
+    elif len(new):
+        notes.append('no un-flashed darks given: flashed vs un-flashed test '
+                     '(§3) not run')
+
+    # §4-§6 for each new fleck.
+    chars = {}
+    bad_tables = []
+    if len(new) and flat_files:
+        flats_after, flats_before = _split_flats(flat_files, origin)
+        if not flats_after:
+            notes.append('no flats taken after the date of origin: '
+                         'transmissivity not measured')
+        done = []  # (ccdchip, x, y) of the flecks already characterized
+        order = np.argsort(-np.asarray(getattr(new['area'], 'value',
+                                               new['area']), dtype=float)) \
+            if 'area' in new.colnames else np.arange(len(new))
+        for row in new[order]:
+            label = _fleck_name(row)
+            chip, fx, fy = int(row['ccdchip']), _value(row['x']), _value(row['y'])
+            twin = [d for d in done if d[0] == chip and
+                    np.hypot(d[1] - fx, d[2] - fy) < min(_box(box)) / 4]
+            if twin:
+                notes.append(f'{label}: within {min(_box(box)) / 4:g} px of '
+                             f'{_fleck_name(dict(ccdchip=chip, x=twin[0][1], y=twin[0][2]))}'
+                             ' (one fleck detected as several tracks): '
+                             'characterized once')
+                continue
+            name = (f'{row["artifact_id"]} ({label})'
+                    if 'artifact_id' in row.colnames else label)
+            if not flats_after:
+                break
+            first = Time(str(row['first_seen']))
+            with_fleck = [im for im in epochs if im.obs_time >= first]
+            try:
+                ch = characterize_fleck(
+                    flats=flats_after, ccdchip=chip, x=fx, y=fy,
+                    box=_box(box), dkc=with_fleck[-1] if with_fleck else None,
+                    eper_images=eper_files or None,
+                    short_darks=[im.path for im in epochs],
+                    outdir=os.path.join(outdir, label), fleck_id=label,
+                    aperture_threshold=aperture_threshold,
+                    badpix_threshold=badpix_threshold, combine=combine,
+                    before_flats=flats_before or None,
+                    appeared=first.iso[:10])
+            except AcsFlecksError as exc:
+                notes.append(f'{label}: not characterized ({exc})')
+                log.warning('%s: not characterized (%s)', label, exc)
+                continue
+            notes.extend(f'{label}: {n}' for n in ch.notes)
+            chars[name] = ch
+            done.append((chip, fx, fy))
+            if len(ch.bad_pixels):
+                bad_tables.append(ch.bad_pixels)
+    elif len(new):
+        notes.append('no lamp flats given: transmissivity, bad pixels and the '
+                     'new bpixtab need flats (report §6.1, §8)')
+
+    bad = vstack([QTable(t) for t in bad_tables]) if bad_tables else QTable()
+    if len(bad):
+        # a pixel in the apertures of two flecks is flagged once, with its
+        # lowest transmissivity
+        key = np.stack([np.asarray(bad['ccdchip'], int),
+                        np.asarray(_plain(bad['y']), int),
+                        np.asarray(_plain(bad['x']), int)], axis=1)
+        order = np.lexsort((np.asarray(_plain(bad['transmissivity'])),
+                            key[:, 2], key[:, 1], key[:, 0]))
+        bad = bad[order]
+        _, first_index = np.unique(key[order], axis=0, return_index=True)
+        bad = bad[np.sort(first_index)]
+    if len(bad):
+        path = os.path.join(outdir, 'bad_pixels.ecsv')
+        with atomic_output(path) as tmp:
+            bad.write(tmp, format='ascii.ecsv')
+        outputs['bad_pixels'] = path
+
+    # §8: the new table.
+    delivery = None
+    ua = None
+    if len(bad):
+        # the date of origin of the flecks whose pixels are flagged
+        flagged = [Time(str(r['first_seen'])) for r in new
+                   if _fleck_name(r) in set(np.asarray(bad['fleck_id']).astype(str))]
+        ua = useafter or min(flagged or [origin]).iso[:10]
+        names = ', '.join(chars)
+        delivery = deliver_bpixtab(
+            ref_path, bad, output, useafter=ua, value=value,
+            threshold=badpix_threshold, overwrite=True,
+            method=(f'acs_flecks: search of {len(files)} combined short '
+                    f'flashed darks (median {median_size}, {nsigma} sigma, '
+                    f'{min_area} px), transmissivity in lamp flats '
+                    f'({combine} filter) < {badpix_threshold}'),
+            history=[f'Flecks {names} appeared between '
+                     f'{str(r["last_seen_absent"])[:10]} and '
+                     f'{str(r["first_seen"])[:10]}' for r in new][:20])
+        outputs['bpixtab'] = os.fspath(delivery.path)
+    elif len(new):
+        notes.append('no bad pixels measured: no bpixtab written')
+
+    result = ChainResult(artifacts=artifacts, new_flecks=QTable(new),
+                         lightpath=light, characterizations=chars,
+                         bad_pixels=bad, delivery=delivery, useafter=ua,
+                         report=report, outputs=outputs, notes=notes)
+    from .chain_report import write_chain_report
+    write_chain_report(result, history=history, figdir=figdir,
+                       inputs=dict(input=files, flats=flat_files,
+                                   unflashed=unflashed_files,
+                                   eper=eper_files, reference=ref_path))
+    outputs['report'] = report
+    return result

@@ -1,0 +1,243 @@
+"""
+The ``acs_flecks`` TEAL task: the whole chain in one call after ACSREJ.
+
+A TEAL task (stsci.tools, CONVENTIONS §5) is a module named after the
+task with ``__taskname__``, ``run(configobj)`` and ``getHelpAsString()``,
+plus ``pars/acs_flecks.cfg`` and ``pars/acs_flecks.cfgspc`` shipped as
+package data.  The package `acs_flecks` re-exports these three names so
+that ``teal.load('acs_flecks')`` finds the task and can run it.
+
+The one source of the parameters and their defaults is the signature of
+`run_acs_flecks`; a test checks that the ``.cfgspc`` defaults equal it
+(an empty string in the configuration stands for `None`).
+
+Headless use (no display needed)::
+
+    >>> from stsci.tools import teal                      # doctest: +SKIP
+    >>> cfg = teal.load('acs_flecks', defaults=True)      # doctest: +SKIP
+    >>> cfg['median_size']                                # doctest: +SKIP
+    15
+    >>> cfg = teal.load('/path/to/my_acs_flecks.cfg')     # doctest: +SKIP
+    >>> from acs_flecks.teal_task import run
+    >>> run(cfg)                                          # doctest: +SKIP
+
+or ``acs_flecks run my_acs_flecks.cfg`` from the shell.
+"""
+
+import inspect
+import logging
+import os
+import pathlib
+
+from .exceptions import AcsFlecksError
+
+__all__ = ['run_acs_flecks', 'run', 'getHelpAsString', 'config_to_kwargs',
+           'load_config', 'signature_defaults', 'default_config_path',
+           'TASK_NAME']
+
+log = logging.getLogger(__name__)
+
+#: The TEAL task name.
+TASK_NAME = 'acs_flecks'
+__taskname__ = TASK_NAME
+
+_PARS_DIR = pathlib.Path(__file__).resolve().parent / 'pars'
+
+
+def run_acs_flecks(input, *, flats=None, unflashed=None, eper=None,
+                   reference='auto', useafter=None, output=None, history=None,
+                   report=None, outdir=None, median_size=15, nsigma=5.0,
+                   min_area=25, tolerance=3.0, badpix_threshold=0.5,
+                   aperture_threshold=0.05, box=40, combine='bluest', value=4,
+                   workers=None, scheduler='', overwrite=False):
+    """
+    Run the whole fleck chain: find -> monitor -> characterize -> bpixtab ->
+    certify -> report.
+
+    Parameters
+    ----------
+    input : str or list of str
+        ACSREJ outputs (combined short flashed darks, ``_crj``/``_crc``):
+        file names, a glob pattern, or ``@list`` file.
+    flats : str or list of str, optional
+        Lamp flats (per filter) for the transmissivity (report §6).
+    unflashed : str or list of str, optional
+        Un-flashed darks for the flashed vs un-flashed test (report §3).
+    eper : str or list of str, optional
+        EPER lamp images of two epochs (report §4).
+    reference : str, optional
+        The current bpixtab: a path, ``jref$name`` or ``'auto'`` (the
+        BPIXTAB of the first input, resolved via jref or CRDS).
+    useafter : str, optional
+        USEAFTER of the new bpixtab (default: the date of origin found by
+        the monitoring, report §2).
+    output : str, optional
+        The new bpixtab (default ``OUTDIR/<reference root>_flecks_bpx.fits``).
+    history : str, optional
+        The monitoring history database.
+    report : str, optional
+        The HTML report.
+    outdir : str, optional
+        Directory of every output.
+    median_size : int, optional
+        Median-filter box of the detection (report §7: 15).
+    nsigma : float, optional
+        Detection threshold above the background noise (5).
+    min_area : int, optional
+        Minimum connected pixels of a detection (25).
+    tolerance : float, optional
+        Cross-match radius between epochs, pixels.
+    badpix_threshold : float, optional
+        Transmissivity below which a pixel gets the flag (report §8: 0.5).
+    aperture_threshold : float, optional
+        Blocking fraction that defines a filter's aperture (§6.1: 0.05).
+    box : int, optional
+        Side of the cutout around each fleck (§6.1: 40).
+    combine : str, optional
+        How the filters combine into the bad-pixel decision: 'bluest'
+        (F435W, as the report), 'mean', 'min' or a filter name.
+    value : int, optional
+        DQ flag written for fleck pixels (4, bad detector pixel).
+    workers : int, optional
+        Dask workers (default: all cores).
+    scheduler : str, optional
+        Address of a running Dask scheduler ('' = local cluster, 'serial' =
+        no Dask).
+    overwrite : bool, optional
+        Replace existing outputs.
+
+    Returns
+    -------
+    The chain's result (see `acs_flecks.pipeline`).
+    """
+    params = dict(locals())
+    try:
+        from . import pipeline
+    except ImportError as exc:
+        raise AcsFlecksError('the acs_flecks chain (acs_flecks.pipeline) is '
+                             f'not available in this installation ({exc})'
+                             ) from None
+    runner = getattr(pipeline, 'run_pipeline', None)
+    if runner is None:
+        raise AcsFlecksError('acs_flecks.pipeline has no run_pipeline()')
+    return runner(**params)
+
+
+#: The chain's parameters: the one source of the defaults (.cfgspc is tested
+#: against it).
+_PARAMETERS = inspect.signature(run_acs_flecks).parameters
+
+
+def signature_defaults():
+    """
+    The parameters of `run_acs_flecks` and their defaults.
+
+    Returns
+    -------
+    dict
+        ``{name: default}``; the required ``input`` maps to ``''``.
+    """
+    out = {}
+    for name, par in _PARAMETERS.items():
+        out[name] = '' if par.default is inspect.Parameter.empty else \
+            par.default
+    return out
+
+
+def default_config_path():
+    """Path of the installed ``acs_flecks.cfg``."""
+    return _PARS_DIR / f'{TASK_NAME}.cfg'
+
+
+def config_to_kwargs(configobj):
+    """
+    Turn a TEAL configuration into keyword arguments of `run_acs_flecks`.
+
+    Empty strings become `None` where the signature default is `None`;
+    unknown keys are an error naming them.
+
+    Parameters
+    ----------
+    configobj : dict-like
+        A loaded configuration (``teal.load(...)``) or a plain dict.
+
+    Returns
+    -------
+    dict
+    """
+    defaults = signature_defaults()
+    kwargs = {}
+    unknown = []
+    for key, val in dict(configobj).items():
+        if key.startswith('_') or isinstance(val, dict):
+            continue  # _task_name_, _RULES_ and sections
+        if key not in defaults:
+            unknown.append(key)
+            continue
+        if val == '' and defaults[key] is None:
+            val = None
+        kwargs[key] = val
+    if unknown:
+        raise AcsFlecksError(f'unknown parameter(s) {", ".join(unknown)} in '
+                             f'the {TASK_NAME} configuration')
+    if not kwargs.get('input'):
+        raise AcsFlecksError('the configuration gives no input files '
+                             '(parameter "input")')
+    return kwargs
+
+
+def load_config(path=None, *, defaults=False):
+    """
+    Load a configuration without a display.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A user's ``.cfg`` file; default the installed task (``teal.load
+        ('acs_flecks')``).
+    defaults : bool, optional
+        All parameters at their defaults.
+
+    Returns
+    -------
+    `stsci.tools.cfgpars.ConfigObjPars`
+    """
+    from stsci.tools import teal
+    if path is None:
+        return teal.load(TASK_NAME, defaults=defaults)
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise AcsFlecksError('no such configuration file', path=path)
+    try:
+        cfg = teal.load(path, defaults=defaults)
+    except Exception as exc:  # stsci.tools raises KeyError, ValueError, ...
+        raise AcsFlecksError(f'not a valid {TASK_NAME} configuration '
+                             f'({str(exc).strip() or type(exc).__name__})',
+                             path=path) from None
+    task = cfg.get('_task_name_') if cfg is not None else None
+    if cfg is None or (task and task != TASK_NAME):
+        raise AcsFlecksError(f'configuration is for task {task!r}, not '
+                             f'{TASK_NAME!r}', path=path)
+    return cfg
+
+
+def run(configobj=None):
+    """
+    TEAL entry point: run the chain with a loaded configuration.
+
+    Parameters
+    ----------
+    configobj : `stsci.tools.cfgpars.ConfigObjPars` or dict
+        The configuration (``teal.load(...)``).
+    """
+    if configobj is None:
+        configobj = load_config()
+    return run_acs_flecks(**config_to_kwargs(configobj))
+
+
+def getHelpAsString():
+    """TEAL help: what the task does and every parameter."""
+    doc = inspect.getdoc(run_acs_flecks) or ''
+    return (f'{TASK_NAME}: find, monitor and characterize particles '
+            '("flecks") on the ACS/WFC CCDs and deliver a bad-pixel table.\n\n'
+            + doc)

@@ -1,0 +1,168 @@
+"""End-to-end tests of the whole chain (acs_flecks.pipeline) and the demo."""
+
+import hashlib
+import os
+import re
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from acs_flecks.bpixtab import expand_bpixtab, read_bpixtab
+from acs_flecks.cli import main
+from acs_flecks.demo import compare_with_truth, write_reference_bpixtab
+from acs_flecks.exceptions import AcsFlecksError, SkippedFileWarning
+from acs_flecks.pipeline import expand_inputs, run_pipeline
+from acs_flecks.simulate import simulate_scenario
+
+from conftest import real_file
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, 'rb').read()).hexdigest()
+
+
+@pytest.fixture(scope='module')
+def discovery(tmp_path_factory):
+    """Windowed discovery scenario: DKCs, flats, EPER, un-flashed darks."""
+    base = tmp_path_factory.mktemp('discovery')
+    sim = simulate_scenario('discovery', base / 'data', seed=3, window=160)
+    ref = write_reference_bpixtab(str(base / 'ref_bpx.fits'), seed=3)
+    return sim, ref, base
+
+
+def _paths(sim, kind):
+    return [str(p) for p, k in zip(sim.files['path'], sim.files['kind'])
+            if k == kind]
+
+
+@pytest.fixture(scope='module')
+def chain(discovery):
+    sim, ref, base = discovery
+    before = sha256(ref)
+    # the flats include F658N: narrowband is skipped with a warning (§6.1)
+    with pytest.warns(SkippedFileWarning, match='F658N'):
+        result = run_pipeline(_paths(sim, 'dkc'), flats=_paths(sim, 'flat'),
+                              unflashed=_paths(sim, 'dark'),
+                              eper=_paths(sim, 'eper'), reference=ref,
+                              outdir=str(base / 'out'), scheduler='serial')
+    assert sha256(ref) == before  # the reference is never modified
+    return sim, ref, result
+
+
+class TestChain:
+    def test_new_flecks_and_date_of_origin(self, chain):
+        sim, _, result = chain
+        new = result.new_flecks
+        assert len(new) == 2  # fleck1 (WFC2) and fleck2 (WFC1) are in the windows
+        assert sorted(int(c) for c in new['ccdchip']) == [1, 2]
+        for row in new:
+            assert str(row['first_seen']).startswith('2017-05-05')
+            assert str(row['last_seen_absent']).startswith('2017-04-04')
+        assert set(np.asarray(result.artifacts['status'])) - {'new'} <= \
+            {'stable', 'transient'}
+
+    def test_found_at_true_positions(self, chain):
+        sim, _, result = chain
+        comp = compare_with_truth(result, sim.truth)
+        inside = comp[np.isin(comp['fleck'], ['fleck1', 'fleck2'])]
+        assert list(inside['status']) == ['new', 'new']
+        # detections are in the LED frame: shifted by < 2 px from the lamp
+        d = np.hypot(inside['x_found'] - inside['x_true'],
+                     inside['y_found'] - inside['y_true'])
+        assert np.all(d < 2.5)
+
+    def test_light_path_verdict(self, chain):
+        _, _, result = chain
+        assert list(result.lightpath['verdict']) == ['light path'] * 2
+
+    def test_bpixtab_flags_exactly_the_bad_pixels(self, chain):
+        sim, ref, result = chain
+        assert result.useafter == '2017-05-05'
+        new_path = result.outputs['bpixtab']
+        old = read_bpixtab(ref).table
+        new = read_bpixtab(new_path)
+        assert new.primary_header['USEAFTER'] == 'May 05 2017 00:00:00'
+        assert result.delivery.certification.passed
+        bad = result.bad_pixels
+        truth = sim.truth.artifacts
+        for fleck, chip in (('fleck1', 2), ('fleck2', 1)):
+            n_true = int(np.asarray(truth['n_below_50'])[
+                np.asarray(truth['id']) == fleck][0])
+            sel = np.asarray(bad['ccdchip']) == chip
+            assert abs(int(sel.sum()) - n_true) <= 3
+            m_old = expand_bpixtab(old, ccdchip=chip)
+            m_new = expand_bpixtab(new.table, ccdchip=chip)
+            gained = (m_new & ~m_old) != 0
+            expect = np.zeros_like(gained)
+            xs = np.asarray(getattr(bad['x'], 'value', bad['x']))[sel]
+            ys = np.asarray(getattr(bad['y'], 'value', bad['y']))[sel]
+            expect[ys.astype(int) - 1, xs.astype(int) - 1] = True
+            # exactly the bad pixels gain a flag, and it is flag 4
+            np.testing.assert_array_equal(gained, expect & ((m_old & 4) == 0))
+            assert np.all((m_new ^ m_old)[gained] == 4)
+            # nothing lost
+            assert np.all((m_new & m_old) == m_old)
+
+    def test_report_has_every_figure(self, chain):
+        _, _, result = chain
+        html = open(result.report).read()
+        srcs = re.findall(r'<img src="([^"]+)"', html)
+        assert len(srcs) >= 10
+        base = os.path.dirname(result.report)
+        for src in srcs:
+            assert os.path.exists(os.path.join(base, src)), src
+        for ch in result.characterizations.values():
+            for path in ch.figures.values():
+                assert os.path.relpath(path, base) in srcs
+        assert 'PASS' in html and 'light path' in html
+
+    def test_rerun_adds_nothing(self, chain, discovery):
+        sim, ref, result = chain
+        _, _, base = discovery
+        broadband = [p for p in _paths(sim, 'flat') if 'f658n' not in p]
+        again = run_pipeline(_paths(sim, 'dkc'), flats=broadband,
+                             reference=ref, outdir=str(base / 'out'),
+                             scheduler='serial', overwrite=True)
+        assert again.artifacts.meta['summary']['added'] == []
+        assert len(again.new_flecks) == 2
+        t1 = fits.getdata(result.outputs['bpixtab'], 1)
+        assert len(t1) == len(fits.getdata(again.outputs['bpixtab'], 1))
+
+
+class TestBadInput:
+    def test_hrc_reference(self, discovery, tmp_path, capsys):
+        sim, _, _ = discovery
+        hrc = real_file('j4d1435jj_bpx.fits')
+        before = sha256(hrc)
+        out = tmp_path / 'out'
+        with pytest.raises(AcsFlecksError, match='HRC'):
+            run_pipeline(_paths(sim, 'dkc')[4:6], flats=_paths(sim, 'flat'),
+                         reference=str(hrc), outdir=str(out),
+                         scheduler='serial')
+        assert sha256(hrc) == before
+        assert not (out / 'j4d1435jj_flecks_bpx.fits').exists()
+
+    def test_no_crds_server(self, discovery, tmp_path, monkeypatch):
+        sim, _, _ = discovery
+        monkeypatch.delenv('jref', raising=False)
+        monkeypatch.setenv('CRDS_SERVER_URL', 'http://127.0.0.1:9')
+        monkeypatch.setenv('CRDS_PATH', str(tmp_path / 'crds'))
+        with pytest.raises(AcsFlecksError):
+            run_pipeline(_paths(sim, 'dkc')[:2], flats=_paths(sim, 'flat'),
+                         reference='auto', outdir=str(tmp_path / 'o'),
+                         scheduler='serial')
+        assert not (tmp_path / 'o' / 'fleck_history.sqlite').exists()
+
+    def test_no_inputs(self, tmp_path):
+        with pytest.raises(AcsFlecksError, match='no input'):
+            run_pipeline([], outdir=str(tmp_path))
+        with pytest.raises(AcsFlecksError, match='pattern'):
+            expand_inputs(str(tmp_path / '*_dkc.fits'))
+
+    def test_list_file(self, tmp_path):
+        a = tmp_path / 'a.fits'
+        a.write_text('x')
+        lst = tmp_path / 'files.lst'
+        lst.write_text(f'{a}\n# comment\n')
+        assert expand_inputs('@' + str(lst)) == [str(a)]
