@@ -31,7 +31,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from .exceptions import InputFileError
-from .filters import resolve_filter
+from .filters import WFC_FILTERS, is_clear, resolve_filter
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
            'SUPPORTED_DETECTORS']
@@ -162,6 +162,13 @@ class ACSImage:
                     f'detector {det} is not supported here (need '
                     f'{" or ".join(allowed)})', path=self.path)
         self._index = self._map_extensions(exts, require_arrays)
+        if det == 'WFC':
+            for key in ('FILTER1', 'FILTER2'):
+                name = str(self.header.get(key, '') or '').strip().upper()
+                if name and not is_clear(name) and name not in WFC_FILTERS \
+                        and name != 'N/A':
+                    raise InputFileError(
+                        f'unknown WFC filter {key}={name!r}', path=self.path)
 
     def _map_extensions(self, exts, require_arrays):
         by_key = {}
@@ -343,7 +350,7 @@ class ACSImage:
                 path=self.path) from None
 
     # -- pixels -----------------------------------------------------------
-    def chip(self, ccdchip, *, arrays=_ARRAYS, allow_nan=False):
+    def chip(self, ccdchip, *, arrays=_ARRAYS, allow_nan=False, section=None):
         """
         Read one chip's pixels.
 
@@ -355,6 +362,10 @@ class ACSImage:
             Which of 'SCI', 'ERR', 'DQ' to read; the others are `None`.
         allow_nan : bool, optional
             If `False` (default) a chip whose SCI is all NaN is an error.
+        section : tuple of slice, optional
+            (row slice, column slice) in numpy (0-indexed image) order: read
+            only that part of each array (through astropy's lazy
+            ``ImageHDU.section``), e.g. a cutout of a full-frame file.
 
         Returns
         -------
@@ -377,8 +388,15 @@ class ACSImage:
                     if name not in entry:
                         out[name] = None
                         continue
+                    if section is not None and entry['shape'][0] > 0 and \
+                            hdul[entry[name]].header.get('NAXIS', 0) == 2:
+                        data = hdul[entry[name]].section[tuple(section)]
+                        out[name] = self._check_section(data, name)
+                        continue
                     data = hdul[entry[name]].data
                     out[name] = self._check_array(data, name, entry, ccdchip)
+                    if section is not None:
+                        out[name] = out[name][tuple(section)]
         except InputFileError:
             raise
         except (OSError, ValueError, TypeError) as exc:
@@ -386,13 +404,21 @@ class ACSImage:
                 f'cannot read the pixels of chip CCDCHIP={ccdchip} ({exc})',
                 path=self.path) from None
         sci = out['SCI']
-        if sci is not None and not allow_nan and not np.isfinite(sci).any():
+        if sci is not None and sci.size and not allow_nan and \
+                not np.isfinite(sci).any():
+            where = 'chip' if section is None else 'section of chip'
             raise InputFileError(
-                f'chip CCDCHIP={ccdchip} has no finite SCI values (all NaN)',
+                f'{where} CCDCHIP={ccdchip} has no finite SCI values (all NaN)',
                 path=self.path)
         return ChipData(ccdchip=int(ccdchip), sci=sci, err=out['ERR'],
                         dq=out['DQ'], header=entry['header'],
                         ltv=self.ltv(ccdchip))
+
+    @staticmethod
+    def _check_section(data, name):
+        if name == 'DQ':
+            return np.asarray(data, dtype=np.uint16)
+        return np.asarray(data, dtype=np.float32)
 
     def _check_array(self, data, name, entry, ccdchip):
         ver = entry['extver']

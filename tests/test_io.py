@@ -224,6 +224,29 @@ class TestBadInput:
         assert info.value.path == str(p)
 
 
+class TestSection:
+    def test_section_equals_full_read(self, tmp_path):
+        rng = np.random.default_rng(5)
+        sci = rng.normal(size=(64, 96)).astype(np.float32)
+        img = ACSImage(write_acs(tmp_path / 'sec.fits', sci={1: sci}))
+        sec = (slice(10, 30), slice(40, 80))
+        part = img.chip(1, section=sec)
+        assert_array_equal(part.sci, sci[sec])
+        assert part.dq.shape == (20, 40)
+        assert_array_equal(part.sci, img.chip(1).sci[sec])
+
+
+class TestUnknownFilter:
+    def test_unknown_wfc_filter(self, tmp_path):
+        p = write_acs(tmp_path / 'f.fits', filter2='F999W')
+        with pytest.raises(InputFileError, match="unknown WFC filter FILTER2='F999W'"):
+            ACSImage(p)
+
+    def test_known_filters(self, tmp_path):
+        for f in ('F435W', 'F850LP', 'F658N', 'FR656N', 'POL0V', 'CLEAR2L'):
+            ACSImage(write_acs(tmp_path / f'{f}.fits', filter2=f))
+
+
 class TestCollection:
     def test_sort_and_group(self, tmp_path):
         paths = [

@@ -210,8 +210,12 @@ class TestFigures:
         assert f'new ({n_new})' in labels
         # one marker per detection
         n_points = sum(len(c.get_offsets()) for c in ax.collections
-                       if isinstance(c, PathCollection))
+                       if isinstance(c, PathCollection) and
+                       not c.get_label().startswith('not detected'))
         assert n_points == int(np.sum(art['n_epochs']))
+        n_forced = sum(len(c.get_offsets()) for c in ax.collections
+                       if c.get_label().startswith('not detected'))
+        assert n_forced == int(np.sum(art['n_forced']))
         # the date-of-origin brackets are drawn for each new artifact
         assert sum(1 for c in ax.collections
                    if not isinstance(c, PathCollection)) == n_new

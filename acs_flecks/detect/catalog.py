@@ -86,7 +86,7 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
 
     if segm is None or segm.n_labels == 0:
         return empty_catalog()
-    cat = SourceCatalog(np.asarray(data, dtype=np.float64), segm)
+    cat = SourceCatalog(data, segm)
     # photutils: 0-indexed positions, pixel centres at integers
     xi, yi = index_to_pixel(np.asarray(cat.y_centroid),
                             np.asarray(cat.x_centroid))

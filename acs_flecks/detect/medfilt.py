@@ -17,8 +17,8 @@ provides an exact 15x15 float median in ``O(size)``.
 
 Algorithm (exact for any finite float32 input)
 ----------------------------------------------
-1. Every pixel gets a 13-bit code by a *monotone* quantization
-   ``code = clip(floor((v - lo) / step), 0, 8191)`` with ``lo`` and
+1. Every pixel gets a 14-bit code by a *monotone* quantization
+   ``code = clip(floor((v - lo) / step), 0, 16383)`` with ``lo`` and
    ``step`` from robust percentiles of the chip.  A non-decreasing map
    commutes with the median of an odd number of values, so the code of the
    true median is the median of the codes.
@@ -69,7 +69,7 @@ MEDIAN_MODES = ('reflect', 'nearest')
 _NUMPY_PAD = {'reflect': 'symmetric', 'nearest': 'edge'}
 
 #: Bins of the sliding histogram (speed only; the result is exact anyway).
-_NBINS = 8192
+_NBINS = 16384
 
 
 def check_median_size(size, *, path=None):
@@ -96,56 +96,61 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
     ``packed`` is the *transposed* padded image (``[column, row]``, so
     that the ``size`` pixels of one window column are contiguous), each
     pixel as ``key << 16 | code`` (32-bit order-preserving key of the
-    float, bin code < 2**14).  Each histogram bin holds ``count << 48 |
+    float, bin code < 2**16).  Each histogram bin holds ``count << 48 |
     sum of keys`` (225 keys < 2**40), so adding or removing a pixel is one
-    integer addition.  Bins are grouped in blocks of 256 so that the median
-    pointer skips empty blocks.
+    integer addition.  Bins are also counted in blocks of 16, so that the
+    median pointer moves a block at a time when it can.
     """
     kth = (size * size) // 2          # 0-based index of the median
     ncol = out.shape[1]
     one = np.int64(1) << 48
     low = one - 1
     hist = np.zeros(nbins, np.int64)
-    chist = np.zeros(nbins // 256 + 1, np.int32)
+    blk = np.zeros(nbins // 16 + 1, np.int32)
     buf = np.empty(size * size, np.int64)
     m = 0
     for i in range(row0, row1):
         for c in range(size):
             for r in range(i, i + size):
                 v = np.int64(packed[c, r])
-                q = v & 0x3FFF
+                q = v & 0xFFFF
                 hist[q] += one + (v >> 16)
-                chist[q >> 8] += 1
+                blk[q >> 4] += 1
         below = 0
         for c in range(size):
             for r in range(i, i + size):
-                below += (np.int64(packed[c, r]) & 0x3FFF) < m
+                below += (np.int64(packed[c, r]) & 0xFFFF) < m
         for j in range(ncol):
             if j > 0:
                 cout = j - 1
                 cin = j + size - 1
                 for r in range(i, i + size):
                     v = np.int64(packed[cout, r])
-                    q = v & 0x3FFF
+                    q = v & 0xFFFF
                     hist[q] -= one + (v >> 16)
-                    chist[q >> 8] -= 1
+                    blk[q >> 4] -= 1
                     below -= q < m
                     v = np.int64(packed[cin, r])
-                    q = v & 0x3FFF
+                    q = v & 0xFFFF
                     hist[q] += one + (v >> 16)
-                    chist[q >> 8] += 1
+                    blk[q >> 4] += 1
                     below += q < m
-            # move the pointer so that below <= kth < below + count[m]
+            # move the pointer so that below <= kth < below + count[m],
+            # a whole block of 16 bins at a time where possible
             while below > kth:
-                m -= 1
-                while (m & 255) == 255 and chist[m >> 8] == 0:
-                    m -= 256
-                below -= hist[m] >> 48
+                if (m & 15) == 0 and below - blk[(m >> 4) - 1] > kth:
+                    m -= 16
+                    below -= blk[m >> 4]
+                else:
+                    m -= 1
+                    below -= hist[m] >> 48
             while below + (hist[m] >> 48) <= kth:
-                below += hist[m] >> 48
-                m += 1
-                while (m & 255) == 0 and chist[m >> 8] == 0:
-                    m += 256
+                if (m & 15) == 0 and below + blk[m >> 4] <= kth:
+                    below += blk[m >> 4]
+                    m += 16
+                else:
+                    below += hist[m] >> 48
+                    m += 1
             n = hist[m] >> 48
             if n == 1:
                 key = hist[m] & low
@@ -158,7 +163,7 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
                 for c in range(j, j + size):
                     for r in range(i, i + size):
                         v = np.int64(packed[c, r])
-                        if (v & 0x3FFF) == m:
+                        if (v & 0xFFFF) == m:
                             buf[k] = v >> 16
                             k += 1
                 # insertion sort of the few values of bin m (no allocation)
@@ -179,15 +184,15 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
         for c in range(ncol - 1, ncol - 1 + size):
             for r in range(i, i + size):
                 v = np.int64(packed[c, r])
-                q = v & 0x3FFF
+                q = v & 0xFFFF
                 hist[q] -= one + (v >> 16)
-                chist[q >> 8] -= 1
+                blk[q >> 4] -= 1
     return out
 
 
 @numba.njit(cache=True, nogil=True)
 def _encode(padded, bits, lo, scale, nbins):
-    """Transposed ``key << 16 | code`` of the padded image (codes < 2**14,
+    """Transposed ``key << 16 | code`` of the padded image (codes < 2**16,
     32-bit order-preserving keys), and which bins hold a single distinct
     value.
 

@@ -19,7 +19,11 @@ Filter dependence (report §6.1, Fig. 14 and 16): the blocking is scaled by
 F850LP, so that the mean transmissivity in the master aperture rises by ~7%
 from F775W to F850LP.  The LED post-flash (§6.2) sees the shadow shifted by
 (``led_dx``, ``led_dy``) and stretched by ``led_stretch`` along that shift
-(the light path differs, so the shift is the same for every particle).
+(the light path differs, so the shift is the same for every particle),
+and through a faint, extended **LED penumbra**: a Gaussian halo of peak
+blocking ``led_halo`` and widths (``led_halo_a``, ``led_halo_b``) along the
+particle's axes, centred on the LED shadow and combined with it as
+``1 - (1 - B_core) (1 - B_halo)``.  The lamp path has no penumbra.
 Motion between the EPER epochs (§4) is a linear drift of
 (``eper_dx``, ``eper_dy``) from 2017-05-10 to 2017-11-13; the table position
 (``x``, ``y``) is the final (Nov/Dec 2017) position.
@@ -34,8 +38,8 @@ from astropy.time import Time
 from ..filters import BROADBAND_FILTERS, PIVOT_WAVELENGTHS
 
 __all__ = ['Artifact', 'OPACITY_SCALE', 'LED_OPACITY_SCALE', 'opacity_scale',
-           'EPER_EPOCHS', 'LED_SHIFT', 'LED_STRETCH', 'supersampled_grid',
-           'mjd_of']
+           'EPER_EPOCHS', 'LED_SHIFT', 'LED_STRETCH', 'LIGHT_PATHS',
+           'supersampled_grid', 'mjd_of']
 
 #: Blocking scale per filter relative to F435W ("opacity falls toward red",
 #: report §6.1: the SED is flat in the blue and rises in F814W and F850LP).
@@ -55,6 +59,10 @@ LED_STRETCH = 1.15
 
 #: The two EPER epochs of the report (§4) between which particles may move.
 EPER_EPOCHS = ('2017-05-10', '2017-11-13')
+
+#: Light paths of `Artifact.blocking_map`: the lamp, the LED post-flash
+#: (core shadow and penumbra) and the LED core shadow alone.
+LIGHT_PATHS = ('lamp', 'led', 'led_core')
 
 _SUB = 5  # sub-samples per pixel axis
 
@@ -147,6 +155,13 @@ class Artifact:
         Drift between the two EPER epochs (pixels).
     led_dx, led_dy, led_stretch : float
         LED shadow shift (pixels) and stretch along the shift.
+    led_halo : float
+        Peak blocking of the LED penumbra (0 = none; lamp path never).
+    led_halo_a, led_halo_b : float
+        Gaussian sigmas (pixels) of the penumbra along its own axes
+        (before the LED stretch).
+    led_halo_theta : float or None
+        Angle of the ``led_halo_a`` axis from +x (radians); None = ``theta``.
     """
 
     id: str
@@ -166,6 +181,10 @@ class Artifact:
     led_dx: float = LED_SHIFT[0]
     led_dy: float = LED_SHIFT[1]
     led_stretch: float = LED_STRETCH
+    led_halo: float = 0.0
+    led_halo_a: float = 0.0
+    led_halo_b: float = 0.0
+    led_halo_theta: float = None
 
     # -- geometry ----------------------------------------------------------
     @property
@@ -177,6 +196,12 @@ class Artifact:
         else:
             rho = np.log2(self.peak / 1e-4) ** (1.0 / self.index)
         reach = max(self.a, self.b) * lobe * rho * self.led_stretch
+        if self.led_halo > 1e-4:
+            # the penumbra's 1e-4 contour (one box for every light path,
+            # so that all maps of a particle share their grid)
+            q = np.sqrt(2 * np.log(self.led_halo / 1e-4))
+            reach = max(reach, q * max(self.led_halo_a, self.led_halo_b)
+                        * self.led_stretch)
         reach += np.hypot(self.led_dx, self.led_dy)
         reach += np.hypot(self.eper_dx, self.eper_dy)
         return int(np.ceil(reach)) + 2
@@ -209,7 +234,7 @@ class Artifact:
         """Unscaled blocking (peak at centre) at chip coordinates xx, yy."""
         dx = xx - (self.x + offset[0])
         dy = yy - (self.y + offset[1])
-        if light == 'led':
+        if light in ('led', 'led_core'):
             dx = dx - self.led_dx
             dy = dy - self.led_dy
             shift = np.hypot(self.led_dx, self.led_dy)
@@ -227,7 +252,15 @@ class Artifact:
         for m, amp, phase in self.lobes:
             scale += amp * np.cos(m * phi - phase)
         rho = r / scale
-        return self.peak * np.exp2(-rho ** self.index)
+        block = self.peak * np.exp2(-rho ** self.index)
+        if light == 'led' and self.led_halo > 0:
+            if self.led_halo_theta is not None:
+                c, s = np.cos(self.led_halo_theta), np.sin(self.led_halo_theta)
+                u, v = dx * c + dy * s, -dx * s + dy * c
+            halo = self.led_halo * np.exp(
+                -0.5 * ((u / self.led_halo_a) ** 2 + (v / self.led_halo_b) ** 2))
+            block = 1.0 - (1.0 - block) * (1.0 - halo)
+        return block
 
     def blocking_map(self, light='lamp', *, offset=(0.0, 0.0), box=None):
         """
@@ -235,8 +268,9 @@ class Artifact:
 
         Parameters
         ----------
-        light : {'lamp', 'led'}
-            Light path: lamp (flats, EPER) or LED post-flash.
+        light : {'lamp', 'led', 'led_core'}
+            Light path: lamp (flats, EPER), LED post-flash (core shadow and
+            penumbra), or the LED core shadow without the penumbra.
         offset : tuple of float
             Position offset (dx, dy), e.g. from `offset_at`.
         box : tuple, optional
@@ -248,6 +282,9 @@ class Artifact:
         origin : tuple of int
             1-indexed (x0, y0) of ``blocking[0, 0]``.
         """
+        if light not in LIGHT_PATHS:
+            raise ValueError(f'light must be one of {LIGHT_PATHS}, got '
+                             f'{light!r}')
         if box is None:
             box = self.box(offset)
         offset = (float(offset[0]), float(offset[1]))
@@ -255,10 +292,14 @@ class Artifact:
         block = _cached_blocking(self, light, offset, box)
         return block.copy(), (box[0], box[1])
 
-    def transmissivity_map(self, filter_name, *, offset=(0.0, 0.0), box=None):
+    def transmissivity_map(self, filter_name, *, offset=(0.0, 0.0), box=None,
+                           penumbra=True):
         """Transmissivity map ``1 - scale(filter) * blocking``; 'LED' uses
-        the LED light path.  Returns (map, (x0, y0))."""
-        light = 'led' if str(filter_name).upper() == 'LED' else 'lamp'
+        the LED light path, with its penumbra unless ``penumbra=False``.
+        Returns (map, (x0, y0))."""
+        light = 'lamp'
+        if str(filter_name).upper() == 'LED':
+            light = 'led' if penumbra else 'led_core'
         block, origin = self.blocking_map(light, offset=offset, box=box)
         return 1.0 - opacity_scale(filter_name) * block, origin
 

@@ -110,7 +110,8 @@ def _trail_truth(scenario, truth):
     if not spec or spec['artifact'] not in truth:
         return None
     art = truth.artifact(spec['artifact'])
-    t, (x0, y0) = art.transmissivity_map('LED')
+    # the core LED shadow: the faint penumbra (< 5%) must not move the box
+    t, (x0, y0) = art.transmissivity_map('LED', penumbra=False)
     ncol, nrow = spec['box']
     xc = int(round(art.x + art.led_dx))
     cols = slice(xc - ncol // 2 - x0, xc - ncol // 2 - x0 + ncol)

@@ -15,7 +15,7 @@ Scenarios: which particles exist, when, and which files are observed.
     No particles at all (hot pixels, warm columns, gradients remain).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from astropy.table import QTable
@@ -27,8 +27,9 @@ from ..filters import BROADBAND_FILTERS, TABLE1_FLATS
 from .artifacts import Artifact, EPER_EPOCHS
 
 __all__ = ['SCENARIOS', 'KINDS', 'DATE_OF_ORIGIN', 'ANNEAL_CYCLE_STARTS',
-           'REPORT_FLECKS', 'EPER_LEVELS', 'FLAT_DATES', 'Scenario',
-           'FilePlan', 'get_scenario', 'anneal_cycles', 'report_flecks']
+           'REPORT_FLECKS', 'LED_PENUMBRA', 'FRECKLE_PENUMBRA', 'EPER_LEVELS',
+           'FLAT_DATES', 'Scenario', 'FilePlan', 'get_scenario',
+           'anneal_cycles', 'report_flecks']
 
 #: Scenario names.
 SCENARIOS = ('discovery', 'population', 'blank')
@@ -70,9 +71,26 @@ TRAIL_BOX = (11, 3)
 TRAIL_DEFICIT = 200.0
 
 
+#: LED penumbra of the report's flecks: (peak blocking, sigma along the
+#: halo's long axis, sigma across it in pixels, angle of the long axis from
+#: +x in radians or None for the fleck's own axis).  A faint halo seen only
+#: by the post-flash (§6.2), wide enough to survive the 15x15 median of the
+#: §7 search (see docs/simulate.rst).  fleck3's halo lies across the
+#: direction of freckle001 (17 px away), so that the two stay separate.
+LED_PENUMBRA = {'fleck1': (0.02, 6.0, 6.0, None),
+                'fleck2': (0.05, 8.0, 5.5, None),
+                'fleck3': (0.07, 7.0, 3.5, 0.95)}
+
+#: LED penumbra of the freckles: (peak blocking, sigma in pixels).  Zero:
+#: with a penumbra, freckle001 merges with the tiny fleck3 in the §7
+#: segmentation (no deblending), and ~65 of the 100 freckles are already
+#: found by the report's search without one.
+FRECKLE_PENUMBRA = (0.0, 0.0)
+
+
 def report_flecks(appear=DATE_OF_ORIGIN):
     """The three flecks of the report, shaped to its sizes (§3, §8)."""
-    return [
+    flecks = [
         # large fleck: ~144 px blocking > 5%, 67 below 50% transmissivity,
         # transmissivity ~0 at the centre
         Artifact('fleck1', 'fleck', 2, 1521.0, 1773.0, a=4.95, b=4.4,
@@ -88,6 +106,9 @@ def report_flecks(appear=DATE_OF_ORIGIN):
         Artifact('fleck3', 'fleck', 1, 1850.0, 1755.0, a=1.3, b=1.1,
                  theta=0.2, peak=0.32, index=2.0, appear=appear),
     ]
+    return [replace(f, **dict(zip(('led_halo', 'led_halo_a', 'led_halo_b',
+                                   'led_halo_theta'), LED_PENUMBRA[f.id])))
+            for f in flecks]
 
 
 def anneal_cycles(starts=ANNEAL_CYCLE_STARTS, last_end=_LAST_CYCLE_END):
@@ -176,10 +197,14 @@ def _freckles(rng, n, avoid, *, fixed=()):
                      rng.uniform(0.25, 0.45))
         lobes = ((2, float(rng.uniform(0, 0.1)), float(rng.uniform(0, 6.3))),
                  (3, float(rng.uniform(0, 0.08)), float(rng.uniform(0, 6.3))))
+        # the penumbra is not drawn from ``rng``: the lamp truth of a seed
+        # stays what it was before penumbrae existed
+        halo, sig = FRECKLE_PENUMBRA
         out.append(Artifact(f'freckle{i + 1:03d}', 'freckle', chip, x, y,
                             a=a, b=b, theta=float(rng.uniform(0, np.pi)),
                             peak=peak, index=float(rng.uniform(1.8, 3.0)),
-                            lobes=lobes))
+                            lobes=lobes, led_halo=halo, led_halo_a=sig,
+                            led_halo_b=sig * b / a))
     return out
 
 

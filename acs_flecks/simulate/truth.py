@@ -145,7 +145,9 @@ class SimulationTruth:
         ``ccdchip``, ``x``, ``y`` (1-indexed chip frame), ``area`` (pixels
         blocking > 5% in F435W), ``n_below_50`` (F435W transmissivity
         < 0.5), ``peak_blocking``, ``appear`` ('' = always), ``led_dx``,
-        ``led_dy``, ``eper_dx``, ``eper_dy`` (pixels), ``in_window``.
+        ``led_dy``, ``eper_dx``, ``eper_dy`` (pixels), ``in_window``,
+        ``led_area`` (pixels blocking > 1% of the LED post-flash, penumbra
+        included) and ``led_halo`` (peak blocking of the LED penumbra).
         """
         if getattr(self, '_table', None) is None:
             self._table = self._build_table()
@@ -159,25 +161,28 @@ class SimulationTruth:
         rows = []
         for a in self._artifacts.values():
             t, _ = a.transmissivity_map('F435W')
+            tled, _ = a.transmissivity_map('LED')
             rows.append((a.id, a.kind, a.ccdchip, a.x, a.y,
                          int(((1 - t) > 0.05).sum()), int((t < 0.5).sum()),
                          float(1 - t.min()), a.appear, a.led_dx, a.led_dy,
-                         a.eper_dx, a.eper_dy, self._in_window(a)))
+                         a.eper_dx, a.eper_dy, self._in_window(a),
+                         int(((1 - tled) > 0.01).sum()), a.led_halo))
         names = ('id', 'kind', 'ccdchip', 'x', 'y', 'area', 'n_below_50',
                  'peak_blocking', 'appear', 'led_dx', 'led_dy', 'eper_dx',
-                 'eper_dy', 'in_window')
+                 'eper_dy', 'in_window', 'led_area', 'led_halo')
         if rows:
             cols = list(zip(*rows))
         else:
             cols = [[] for _ in names]
         dtypes = ('U16', 'U8', int, float, float, int, int, float, 'U10',
-                  float, float, float, float, bool)
+                  float, float, float, float, bool, int, float)
         table = QTable([np.array(c, dtype=d) for c, d in zip(cols, dtypes)],
                        names=names)
         for name in ('x', 'y', 'led_dx', 'led_dy', 'eper_dx', 'eper_dy'):
             table[name].unit = u.pix
         table['area'].unit = u.pix
         table['n_below_50'].unit = u.pix
+        table['led_area'].unit = u.pix
         table.meta['positions'] = ('1-indexed, x = column, y = row, '
                                    'full-chip frame')
         return table
