@@ -89,7 +89,8 @@ def main(argv=None):
                   'peak memory per worker: ' +
                   ', '.join(f'{v:.0f} MB' for v in peaks.values()))
         print(f'scaling 2 vs 1 worker: {results[2][1] / results[1][1]:.2f}x '
-              f'(ideal 2.00x; cores available: {os.cpu_count()})')
+              f'(ideal 2.00x; cores available: {os.cpu_count()}; load '
+              f'average now: {os.getloadavg()[0]:.1f})')
         a1, a2 = results[1][0], results[2][0]
         same = (len(a1) == len(a2) and
                 all(np.array_equal(np.asarray(a1[c]), np.asarray(a2[c]))

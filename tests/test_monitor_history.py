@@ -296,6 +296,36 @@ class TestMonitor:
         assert all('not a readable FITS file' in s for s in skipped)
         assert len(art[art['status'] == 'new']) == len(FLECKS)
 
+    def test_unusable_pixels_found_by_the_worker(self, timeline, tmp_path):
+        """A file whose headers are fine but whose pixels are all NaN fails
+        in the detection task: skipped with a message, the run goes on."""
+        nan = write_epoch(tmp_path / 'nan_dkc.fits', '2017-05-20T00:00:00',
+                          [])
+        with fits.open(nan, mode='update') as hdul:
+            for h in hdul:
+                if h.name == 'SCI':
+                    h.data[:] = np.nan
+        with pytest.warns(SkippedFileWarning, match='nan_dkc.fits.*NaN'):
+            art = run(timeline + [nan], tmp_path / 'h.sqlite')
+        assert len(art.meta['summary']['added']) == len(DATES)
+        assert len(art[art['status'] == 'new']) == len(FLECKS)
+
+    def test_no_usable_file(self, tmp_path):
+        bad = tmp_path / 'bad.fits'
+        bad.write_text('junk')
+        with pytest.warns(SkippedFileWarning):
+            with pytest.raises(InputFileError, match='none of the 2 file'):
+                run([str(bad), str(tmp_path / 'missing.fits')],
+                    tmp_path / 'h.sqlite')
+
+    def test_unflashed_epoch_skipped(self, timeline, tmp_path):
+        dark = write_epoch(tmp_path / 'dark.fits', '2017-05-20T00:00:00', [])
+        fits.setval(dark, 'FLASHDUR', value=0.0)
+        fits.setval(dark, 'FLASHSTA', value='NOT PERFORMED')
+        with pytest.warns(SkippedFileWarning, match='not post-flashed'):
+            art = run(timeline + [dark], tmp_path / 'h.sqlite')
+        assert not np.any(art['status'] == 'vanished')
+
     def test_mixed_detectors(self, timeline, tmp_path):
         hrc = write_epoch(tmp_path / 'hrc.fits', '2017-07-01T00:00:00', [],
                           detector='HRC', chips=(1,))

@@ -535,3 +535,94 @@ class TestBadInput:
         f.write_text('x')
         with pytest.raises(AcsFlecksError, match='output directory is a file'):
             simulate_scenario('blank', f, window=32, kinds='dkc')
+
+
+# -- LED penumbra (docs: "Scientific choices") ------------------------------
+
+FLECKS = ('fleck1', 'fleck2', 'fleck3')
+
+
+def _led_hit(cat, truth, fid, radius=2.5):
+    """Catalogue row of the detection of ``fid`` at its LED position."""
+    from acs_flecks.detect import match_truth
+    row = truth[truth['id'] == fid]
+    row['x'] = row['x'] + row['led_dx']
+    row['y'] = row['y'] + row['led_dy']
+    j = match_truth(cat, row, radius=radius)[0]
+    return None if j < 0 else cat[j]
+
+
+class TestLedPenumbra:
+    def test_lamp_truth_unchanged(self, disc):
+        """The penumbra is in the LED light path only: lamp counts are
+        those of the report (and of the simulator before the penumbra)."""
+        t = disc.truth.artifacts
+        row = {r['id']: r for r in t}
+        counts = {f: (int(row[f]['area'].value),
+                      int(row[f]['n_below_50'].value)) for f in FLECKS}
+        assert counts == {'fleck1': (143, 67), 'fleck2': (54, 21),
+                          'fleck3': (11, 0)}
+        for fid in FLECKS:
+            lamp, o1 = disc.truth.transmissivity_map(fid, 'F435W')
+            led, o2 = disc.truth.transmissivity_map(fid, 'LED')
+            core, o3 = disc.truth.artifact(fid).transmissivity_map(
+                'LED', penumbra=False)
+            assert o1 == o2 == o3
+            halo = (1 - led) > 0.01
+            # faint and extended under the LED, absent under the lamp
+            assert int(row[fid]['led_area'].value) == int(halo.sum()) > 150
+            assert halo.sum() > ((1 - core) > 0.01).sum() + 30
+            # the lamp shadow is no larger than the LED core (no penumbra)
+            assert ((1 - lamp) > 0.01).sum() <= ((1 - core) > 0.01).sum()
+            assert 0 < row[fid]['led_halo'] <= 0.1
+        fr = t[t['kind'] == 'freckle']
+        assert np.all(fr['led_halo'] == 0)
+
+    def test_trail_box_on_core_shadow(self, disc):
+        # the §5 trail sits just above the core LED shadow (> 5 %)
+        tr = disc.truth.trail
+        core, (x0, y0) = disc.truth.artifact('fleck1').transmissivity_map(
+            'LED', penumbra=False)
+        cols = slice(tr['x_min'] - x0, tr['x_max'] - x0 + 1)
+        rows = np.nonzero(((1 - core[:, cols]) > 0.05).any(axis=1))[0]
+        assert tr['y_min'] == rows.max() + y0 + 1
+
+    @pytest.mark.parametrize('centers, fids', [
+        (None, ('fleck1', 'fleck2')),
+        ({1: (1850, 1755)}, ('fleck1', 'fleck3')),
+    ])
+    def test_report_search_finds_flecks_every_epoch(self, tmp_path, centers,
+                                                    fids):
+        """Report §7 parameters (median 15, 5 sigma, 25 px): each fleck in
+        every DKC from 2017-05-05 on, in none before."""
+        detect = pytest.importorskip('acs_flecks.detect')
+        res = simulate_scenario('discovery', tmp_path, seed=0, window=200,
+                                kinds=['dkc'], window_centers=centers)
+        truth = res.truth.artifacts
+        assert len(res.files) == 12
+        for row in res.files:
+            cat = detect.find_artifacts(row['path'])
+            after = row['date'] >= DATE_OF_ORIGIN
+            for fid in fids:
+                hit = _led_hit(cat, truth, fid)
+                assert (hit is not None) == after, (row['date'], fid)
+                if hit is not None:
+                    assert hit['peak_deficit'].value > 2.5
+                    assert hit['peak_deficit'] > 7 * hit['noise']
+                    assert hit['area'].value > 100
+
+
+@pytest.mark.fullframe
+def test_report_search_full_frame(tmp_path):
+    """Full-frame 2017-04 and 2017-06 DKCs with the report's search: the
+    three flecks in June, none of them in April."""
+    detect = pytest.importorskip('acs_flecks.detect')
+    res = simulate_scenario('discovery', tmp_path, seed=0, kinds=['dkc'],
+                            epochs=['2017-04-04', '2017-06-26'])
+    truth = res.truth.artifacts
+    before, after = (detect.find_artifacts(p) for p in res.files['path'])
+    for fid in FLECKS:
+        assert _led_hit(before, truth, fid, radius=5.0) is None, fid
+        hit = _led_hit(after, truth, fid)
+        assert hit is not None, fid
+        assert hit['peak_deficit'] > 7 * hit['noise']

@@ -10,5 +10,5 @@ __all__ = ['COMMANDS']
 
 #: Module names of the sub-commands, in help order.
 COMMANDS = ('demo', 'simulate', 'info', 'find', 'monitor', 'lightpath',
-            'transmissivity', 'ledlamp', 'eper', 'shadow', 'bpixtab',
+            'transmissivity', 'ledlamp', 'eper', 'shadow', 'figures', 'bpixtab',
             'certify', 'run')

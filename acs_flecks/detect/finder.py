@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
@@ -172,18 +173,20 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
     if sci.ndim != 2:
         raise AcsFlecksError(f'{where}SCI must be 2-D, got shape {sci.shape}',
                              path=path)
-    mask = ~np.isfinite(sci)
-    if dq is not None:
-        dq = np.asarray(dq)
-        if dq.shape != sci.shape:
-            raise AcsFlecksError(f'{where}DQ shape {dq.shape} differs from '
-                                 f'SCI shape {sci.shape}', path=path)
-        mask |= (dq.astype(np.uint16) & np.uint16(p.mask_flags)) != 0
-    if mask.all():
+    if dq is None:
+        dq = np.zeros(sci.shape, np.uint16)
+    dq = np.asarray(dq)
+    if dq.shape != sci.shape:
+        raise AcsFlecksError(f'{where}DQ shape {dq.shape} differs from '
+                             f'SCI shape {sci.shape}', path=path)
+    dq = dq.astype(np.uint16, copy=False)
+    flags = np.uint16(p.mask_flags)
+    level = smooth_background(sci, box=p.box, dq=dq, mask_flags=flags)
+    filled, mask, nmask = _fill_masked(sci, dq, flags, level)
+    if nmask == sci.size:
         raise AcsFlecksError(
             f'{where}every pixel is masked (DQ & {p.mask_flags} or not '
             'finite): nothing to search', path=path)
-    level = smooth_background(sci, box=p.box, mask=mask)
     med_level = float(np.nanmedian(level[::16, ::16]))
     if not np.isfinite(med_level) or med_level <= 0 or \
             not np.isfinite(level.min()) or level.min() <= 0:
@@ -191,19 +194,59 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
             f'{where}no positive illumination level (median level '
             f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
             path=path)
-    filled = np.where(mask, level, sci) if mask.any() else sci
     filtered = median_filter(filled, size=p.median_size, mode=p.median_mode,
                              threads=threads)
-    inverted = filtered / level
-    np.subtract(np.float32(1), inverted, out=inverted)
-    inverted *= np.float32(100)
+    inverted = _deficit(filtered, level)
     background, noise = background_and_noise(inverted, box=p.box)
     # a perfectly flat (noise-free) box would give a zero threshold
     floor = np.float32(max(float(np.median(noise[::16, ::16])) * 1e-3,
                            1e-6))
     np.maximum(noise, floor, out=noise)
-    return PreparedChip(filtered, level, inverted.astype(np.float32),
-                        background, noise, mask)
+    return PreparedChip(filtered, level, inverted, background, noise, mask)
+
+
+# Fused one-pass loops (numba): the numpy equivalents need several
+# full-chip temporaries, and these run on every chip.
+@numba.njit(cache=True, nogil=True)
+def _fill_masked(sci, dq, flags, level):
+    """Pixels with ``dq & flags`` or not finite take the local level."""
+    filled = np.empty_like(sci)
+    mask = np.empty(sci.shape, np.bool_)
+    n = 0
+    for r in range(sci.shape[0]):
+        for c in range(sci.shape[1]):
+            v = sci[r, c]
+            bad = (dq[r, c] & flags) != 0 or not np.isfinite(v)
+            mask[r, c] = bad
+            if bad:
+                filled[r, c] = level[r, c]
+                n += 1
+            else:
+                filled[r, c] = v
+    return filled, mask, n
+
+
+@numba.njit(cache=True, nogil=True)
+def _deficit(filtered, level):
+    """``100 x (1 - filtered / level)`` (float32)."""
+    out = np.empty_like(filtered)
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = np.float32(100) * (
+                np.float32(1) - filtered[r, c] / level[r, c])
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _data_and_threshold(inverted, background, noise, nsigma):
+    """``inverted - background`` and ``nsigma x noise`` in one pass."""
+    data = np.empty_like(inverted)
+    thr = np.empty_like(inverted)
+    for r in range(data.shape[0]):
+        for c in range(data.shape[1]):
+            data[r, c] = inverted[r, c] - background[r, c]
+            thr[r, c] = nsigma * noise[r, c]
+    return data, thr
 
 
 def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
@@ -250,8 +293,8 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                        median_mode=median_mode)
     prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
                         ccdchip=ccdchip)
-    data = prep.inverted - prep.background
-    threshold = np.float32(p.nsigma) * prep.noise
+    data, threshold = _data_and_threshold(prep.inverted, prep.background,
+                                          prep.noise, np.float32(p.nsigma))
     with warnings.catch_warnings():
         # "no sources found" is a normal result here (a clean chip)
         warnings.simplefilter('ignore', NoDetectionsWarning)

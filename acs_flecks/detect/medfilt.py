@@ -98,17 +98,18 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
     pixel as ``key << 16 | code`` (32-bit order-preserving key of the
     float, bin code < 2**16).  Each histogram bin holds ``count << 48 |
     sum of keys`` (225 keys < 2**40), so adding or removing a pixel is one
-    integer addition.  Bins are also counted in blocks of 16, so that the
-    median pointer moves a block at a time when it can.
+    integer addition.  Bins are also counted in blocks of 16: the median
+    pointer moves over blocks (``belowb`` = values in the blocks below
+    ``mb``), then the bin is found by a short scan inside the block.
     """
     kth = (size * size) // 2          # 0-based index of the median
     ncol = out.shape[1]
     one = np.int64(1) << 48
     low = one - 1
     hist = np.zeros(nbins, np.int64)
-    blk = np.zeros(nbins // 16 + 1, np.int32)
+    blk = np.zeros(nbins // 16 + 1, np.int64)
     buf = np.empty(size * size, np.int64)
-    m = 0
+    mb = 0
     for i in range(row0, row1):
         for c in range(size):
             for r in range(i, i + size):
@@ -116,10 +117,10 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
                 q = v & 0xFFFF
                 hist[q] += one + (v >> 16)
                 blk[q >> 4] += 1
-        below = 0
+        belowb = 0
         for c in range(size):
             for r in range(i, i + size):
-                below += (np.int64(packed[c, r]) & 0xFFFF) < m
+                belowb += ((np.int64(packed[c, r]) & 0xFFFF) >> 4) < mb
         for j in range(ncol):
             if j > 0:
                 cout = j - 1
@@ -129,28 +130,25 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
                     q = v & 0xFFFF
                     hist[q] -= one + (v >> 16)
                     blk[q >> 4] -= 1
-                    below -= q < m
+                    belowb -= (q >> 4) < mb
                     v = np.int64(packed[cin, r])
                     q = v & 0xFFFF
                     hist[q] += one + (v >> 16)
                     blk[q >> 4] += 1
-                    below += q < m
-            # move the pointer so that below <= kth < below + count[m],
-            # a whole block of 16 bins at a time where possible
-            while below > kth:
-                if (m & 15) == 0 and below - blk[(m >> 4) - 1] > kth:
-                    m -= 16
-                    below -= blk[m >> 4]
-                else:
-                    m -= 1
-                    below -= hist[m] >> 48
+                    belowb += (q >> 4) < mb
+            # the block holding the median: belowb <= kth < belowb + blk[mb]
+            while belowb > kth:
+                mb -= 1
+                belowb -= blk[mb]
+            while belowb + blk[mb] <= kth:
+                belowb += blk[mb]
+                mb += 1
+            # the bin inside the block
+            below = belowb
+            m = mb << 4
             while below + (hist[m] >> 48) <= kth:
-                if (m & 15) == 0 and below + blk[m >> 4] <= kth:
-                    below += blk[m >> 4]
-                    m += 16
-                else:
-                    below += hist[m] >> 48
-                    m += 1
+                below += hist[m] >> 48
+                m += 1
             n = hist[m] >> 48
             if n == 1:
                 key = hist[m] & low
@@ -297,14 +295,15 @@ def median_filter(image, *, size=15, mode='reflect', threads=None):
         threads = min(4, len(os.sched_getaffinity(0))
                       if hasattr(os, 'sched_getaffinity') else os.cpu_count())
     threads = max(1, min(int(threads), nrow))
-    bounds = np.linspace(0, nrow, threads + 1).astype(int)
     if threads == 1:
         _median_rows(packed, single, size, _NBINS, 0, nrow, out)
     else:
+        # many small bands handed out dynamically: a thread slowed down by
+        # other processes on a shared machine does not hold up the others
+        band = max(8, min(64, nrow // (4 * threads) or 1))
+        starts = range(0, nrow, band)
         with ThreadPoolExecutor(threads) as pool:
-            futures = [pool.submit(_median_rows, packed, single, size,
-                                   _NBINS, a, b, out[a:b])
-                       for a, b in zip(bounds[:-1], bounds[1:])]
-            for f in futures:
-                f.result()
+            list(pool.map(lambda a: _median_rows(
+                packed, single, size, _NBINS, a, min(a + band, nrow),
+                out[a:a + band]), starts))
     return out.view(np.float32)

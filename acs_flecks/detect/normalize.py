@@ -175,7 +175,7 @@ def _two_tap_rows(rows, i0, w0, w1, out):
     return out
 
 
-def smooth_background(image, *, box=128, mask=None):
+def smooth_background(image, *, box=128, mask=None, dq=None, mask_flags=0):
     """
     Smooth large-scale level of an image (box medians, bilinear interpolation).
 
@@ -187,27 +187,44 @@ def smooth_background(image, *, box=128, mask=None):
         margin.
     mask : 2-D bool array, optional
         Pixels to ignore (DQ-flagged).
+    dq : 2-D int array, optional
+        Alternatively, a DQ array: pixels with ``dq & mask_flags`` (or not
+        finite) are ignored; only the sampled pixels are tested.
+    mask_flags : int
+        DQ bits to ignore with ``dq``.
 
     Returns
     -------
     `~numpy.ndarray` (float32)
         Same shape as ``image``; NaN everywhere if no pixel is usable.
     """
+    if dq is not None and mask is None and box % 4 == 0:
+        # sample first, then test the flags of the sampled pixels only
+        sub = image[::4, ::4]
+        sub_mask = ((dq[::4, ::4] & mask_flags) != 0) | ~np.isfinite(sub)
+        grid = box_statistics(sub, box=box // 4, mask=sub_mask, step=1)
+        return expand_grid(_fill_and_smooth(grid), image.shape, box=box)
+    if dq is not None:
+        mask = ((dq & mask_flags) != 0) | ~np.isfinite(image)
     grid = _fill_and_smooth(box_statistics(image, box=box, mask=mask))
     return expand_grid(grid, image.shape, box=box)
 
 
-def background_and_noise(image, *, box=128, mask=None):
+def background_and_noise(image, *, box=128, mask=None, step=8):
     """
     Background (median) and noise (MAD standard deviation) maps of the
     inverted image, on the same box grid as `smooth_background`.
+
+    Every ``step``-th pixel in each direction is used (default 8: the
+    median-filtered image is correlated over the filter size anyway).
 
     Returns
     -------
     background, noise : `~numpy.ndarray` (float32)
     """
-    med = box_statistics(image, box=box, mask=mask)
-    mad = box_statistics(image, box=box, mask=mask, statistic='mad_std')
+    med = box_statistics(image, box=box, mask=mask, step=step)
+    mad = box_statistics(image, box=box, mask=mask, step=step,
+                         statistic='mad_std')
     bkg_grid = _fill_and_smooth(med)
     rms_grid = _fill_and_smooth(mad)
     # held constant beyond the outer box centres: an extrapolated noise

@@ -212,7 +212,8 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
     Raises
     ------
     acs_flecks.exceptions.InputFileError
-        Files of different detectors (nothing is processed).
+        Files of different detectors (nothing is processed), or not one
+        usable file among those given.
     acs_flecks.exceptions.HistoryDatabaseError
         Unusable, newer-schema, read-only or locked database, or detection
         parameters that differ from the history's.
@@ -227,6 +228,12 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         if epochs:
             _process(epochs, database, params, find_kwargs, scheduler,
                      workers, progress, finder, summary)
+        if summary['skipped'] and not summary['added'] and \
+                not summary['already_present']:
+            raise InputFileError(
+                f'none of the {len(summary["skipped"])} file(s) could be '
+                'used; the history was not changed (first problem: '
+                f'{summary["skipped"][0]})')
         settings = {'tolerance_pix': float(tolerance),
                     'change_nsigma': float(change_nsigma),
                     'vanish_after': int(vanish_after)}

@@ -68,7 +68,8 @@ class SimulationTruth:
 
     def transmissivity_map(self, artifact_id, filter, *, date=None):
         """
-        True transmissivity map of one particle.
+        True transmissivity map of one particle; for 'LED' (the post-flash
+        light path) it includes the particle's LED penumbra.
 
         Parameters
         ----------
