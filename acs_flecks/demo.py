@@ -22,7 +22,8 @@ from astropy.table import QTable
 
 from .utils import atomic_output
 
-__all__ = ['run_demo', 'write_reference_bpixtab', 'compare_with_truth']
+__all__ = ['run_demo', 'write_reference_bpixtab', 'compare_with_truth',
+           'compare_transmissivity']
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,61 @@ def compare_with_truth(result, truth, *, match_radius=5.0):
         'n_below_50_true', 'n_below_50_found'))
 
 
+def _truth_id(truth, ccdchip, x, y, radius=5.0):
+    arts = truth.artifacts
+    xs = np.asarray(getattr(arts['x'], 'value', arts['x']), dtype=float)
+    ys = np.asarray(getattr(arts['y'], 'value', arts['y']), dtype=float)
+    d = np.hypot(xs - x, ys - y)
+    d[np.asarray(arts['ccdchip']) != ccdchip] = np.inf
+    i = int(np.argmin(d))
+    return str(arts['id'][i]) if d[i] <= radius else None
+
+
+def compare_transmissivity(result, truth):
+    """
+    Measured transmissivity per filter against the simulation truth.
+
+    The truth is the mean of the true transmissivity map over the **same**
+    master aperture the measurement used (mapped through its chip-frame
+    origin; aperture pixels outside the truth map have transmissivity 1).
+
+    Parameters
+    ----------
+    result : `~acs_flecks.pipeline.ChainResult`
+    truth : `~acs_flecks.simulate.SimulationTruth`
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        ``fleck``, ``filter``, ``measured``, ``error``, ``truth``, ``pull``
+        ((measured - truth) / error).
+    """
+    rows = []
+    for ch in result.characterizations.values():
+        res = ch.transmissivity
+        ap = np.asarray(res.master_aperture, dtype=bool)
+        ox, oy = (int(round(v)) for v in res.origin)
+        centre_y, centre_x = np.argwhere(ap).mean(axis=0)
+        tid = _truth_id(truth, int(res.ccdchip), ox + centre_x, oy + centre_y)
+        if tid is None:
+            continue
+        table = res.to_table()
+        for row in table:
+            tmap, (x0, y0) = truth.transmissivity_map(tid, str(row['filter']))
+            vals = []
+            for i, j in np.argwhere(ap):
+                ti, tj = oy + i - int(y0), ox + j - int(x0)
+                inside = 0 <= ti < tmap.shape[0] and 0 <= tj < tmap.shape[1]
+                vals.append(tmap[ti, tj] if inside else 1.0)
+            t_true = float(np.mean(vals))
+            meas = float(row['transmissivity'])
+            err = float(row['transmissivity_err'])
+            rows.append((tid, str(row['filter']), meas, err, t_true,
+                         (meas - t_true) / err if err > 0 else np.nan))
+    return QTable(rows=rows, names=('fleck', 'filter', 'measured', 'error',
+                                    'truth', 'pull'))
+
+
 def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
              scheduler='', lamp_window=200):
     """
@@ -178,6 +234,8 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
         See `compare_with_truth`.
     timings : dict
         Seconds per stage.
+    truth : `~acs_flecks.simulate.SimulationTruth`
+        The simulation's truth.
     """
     from .pipeline import run_pipeline
     from .simulate import simulate_scenario
@@ -214,4 +272,4 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     timings['chain (find, monitor, characterize, bpixtab, report)'] = \
         time.perf_counter() - t0
     comparison = compare_with_truth(result, dkc.truth)
-    return result, comparison, timings
+    return result, comparison, timings, lamp.truth

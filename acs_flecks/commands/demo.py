@@ -48,7 +48,7 @@ def run(args):
 
     print(f'acs_flecks demo: simulating the 2017 discovery in {args.outdir}/ '
           '(full-frame darks take a minute)...', flush=True)
-    result, comparison, timings = run_demo(
+    result, comparison, timings, truth = run_demo(
         args.outdir, seed=args.seed, window=args.window,
         workers=args.workers, scheduler=args.scheduler)
     arts = result.artifacts
@@ -59,17 +59,19 @@ def run(args):
     print()
     print('Flecks: simulation truth vs what acs_flecks found '
           '(1-indexed chip pixels):')
+    for name in ('x_found', 'y_found'):
+        comparison[name].info.format = '.2f'
     comparison.pprint_all()
     if result.characterizations:
+        from ..demo import compare_transmissivity
+        trans = compare_transmissivity(result, truth)
+        for name, fmt in (('measured', '.4f'), ('error', '.4f'),
+                          ('truth', '.4f'), ('pull', '+.2f')):
+            trans[name].info.format = fmt
         print()
-        print('Transmissivity per filter (master aperture):')
-        for name, ch in result.characterizations.items():
-            t = ch.transmissivity.to_table()
-            cols = [c for c in ('filter', 'wavelength', 'transmissivity',
-                                'transmissivity_err', 'aperture_npix')
-                    if c in t.colnames]
-            print(f'  {name}')
-            t[cols].pprint_all()
+        print('Transmissivity per filter in the master aperture, measured vs '
+              'the truth in the same aperture (pull = difference / error):')
+        trans.pprint_all()
     if result.lightpath is not None:
         print()
         print('Flashed vs un-flashed (report §3):')

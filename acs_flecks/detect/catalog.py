@@ -108,7 +108,7 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
         nval = np.full(len(x), np.nan)
     n = len(x)
     table = QTable()
-    table['file'] = np.array([file] * n, dtype='U64')
+    table['file'] = np.array([file] * n, dtype=f'U{max(len(file), 1)}')
     table['ccdchip'] = np.full(n, int(ccdchip))
     table['label'] = np.asarray(cat.labels, dtype=int)
     table['x'] = np.asarray(x, float) * u.pix

@@ -15,16 +15,18 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
    `~acs_flecks.detect.medfilt.median_filter`, scipy's ``reflect`` edges);
 4. divided by the level (normalized to ~1), subtracted from unity and
    multiplied by 100: artifacts become positive deficits in percent;
-5. background and noise of that image on a 128-pixel box grid;
+5. background (median) and noise (MAD, 3x3-smoothed grid) of that image
+   on a 128-pixel box grid;
 6. `photutils.segmentation.detect_sources` above ``nsigma`` x noise with at
    least ``min_area`` 8-connected pixels (as SExtractor's DETECT_THRESH and
    DETECT_MINAREA);
 7. `photutils.segmentation.SourceCatalog` measurements
    (`~acs_flecks.detect.catalog.measure_sources`).
 
-Both chips are searched at once (threads; the median kernel and most
-numpy work release the GIL).  `find_chip` takes (path, ccdchip, params) and
-is what a Dask worker runs.
+Both chips are searched at once in threads (the numba kernels and most
+numpy work release the GIL); with fewer chips than CPUs, the median filter
+of a chip also runs in bands of rows on several threads.
+`find_chip` takes (path, ccdchip, params) and is what a Dask worker runs.
 
 >>> from acs_flecks.detect import find_artifacts            # doctest: +SKIP
 >>> cat = find_artifacts('sim/dkc_2017-05-05.fits')         # doctest: +SKIP
@@ -379,10 +381,10 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
     median_mode : {'reflect', 'nearest'}, optional
         Edge mode of the median filter (scipy's meaning).
     workers : int, optional
-        Chips searched at once (default 1: the chips one after the other,
-        each chip's median filter on all CPUs in bands of rows, which was
-        faster and uses half the memory of two chips at once on 2 cores).
-        With more workers the CPUs are shared among them.
+        Chips searched at once in threads (default: as many as CPUs, at
+        most the number of chips); the CPUs left go to each chip's median
+        filter (bands of rows).  ``workers=1`` searches the chips one after
+        the other with every CPU on the median filter and half the memory.
 
     Returns
     -------
@@ -413,7 +415,7 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
     ncpu = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') \
         else (os.cpu_count() or 1)
     if workers is None:
-        workers = 1
+        workers = ncpu
     workers = max(1, min(int(workers), len(chips)))
     threads = max(1, ncpu // workers)
     if workers == 1 or len(chips) == 1:

@@ -204,25 +204,29 @@ def _encode(padded, bits, lo, scale, nbins):
     kmin = np.full(nbins, 0xFFFFFFFF, np.int64)
     kmax = np.full(nbins, -1, np.int64)
     top = nbins - 1
-    for r in range(nr):
+    # blocks of 64 rows: contiguous writes of the transposed array while
+    # the rows being read stay in cache
+    for r0 in range(0, nr, 64):
+        r1 = min(r0 + 64, nr)
         for c in range(nc):
-            v = (np.float64(padded[r, c]) - lo) * scale
-            if v <= 0.0:
-                q = 0
-            elif v >= top:
-                q = top
-            else:
-                q = int(v)
-            b = np.int64(bits[r, c])
-            if b & 0x80000000:
-                k = (~b) & 0xFFFFFFFF
-            else:
-                k = b | 0x80000000
-            packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
-            if k < kmin[q]:
-                kmin[q] = k
-            if k > kmax[q]:
-                kmax[q] = k
+            for r in range(r0, r1):
+                v = (np.float64(padded[r, c]) - lo) * scale
+                if v <= 0.0:
+                    q = 0
+                elif v >= top:
+                    q = top
+                else:
+                    q = int(v)
+                b = np.int64(bits[r, c])
+                if b & 0x80000000:
+                    k = (~b) & 0xFFFFFFFF
+                else:
+                    k = b | 0x80000000
+                packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
+                if k < kmin[q]:
+                    kmin[q] = k
+                if k > kmax[q]:
+                    kmax[q] = k
     return packed, kmin == kmax
 
 

@@ -22,7 +22,8 @@ image is divided by a *smooth large-scale background*:
    small interpolation matrices, no per-pixel Python work).
 
 The same box machinery gives the background and the noise of the inverted
-image (median and normalized MAD per box), a cheaper equivalent of
+image (median and 3-sigma-clipped standard deviation per box), a cheaper
+equivalent of
 photutils' `~photutils.background.Background2D` for this smooth image and
 the analogue of SExtractor's background mesh.
 
@@ -43,7 +44,8 @@ __all__ = ['box_statistics', 'expand_grid', 'smooth_background',
            'background_and_noise']
 
 
-def box_statistics(image, *, box=128, mask=None, step=4, statistic='median'):
+def box_statistics(image, *, box=128, mask=None, step=4,
+                   statistic='median'):
     """
     Robust statistic of ``image`` in boxes of ``box`` x ``box`` pixels.
 
@@ -56,8 +58,10 @@ def box_statistics(image, *, box=128, mask=None, step=4, statistic='median'):
         True for pixels to ignore.
     step : int
         Use every ``step``-th pixel in each direction.
-    statistic : {'median', 'mad_std'}
-        ``'mad_std'`` is 1.4826 x the median absolute deviation.
+    statistic : {'median', 'mad_std', 'clipped_std'}
+        ``'mad_std'`` is 1.4826 x the median absolute deviation;
+        ``'clipped_std'`` the standard deviation after iterative clipping
+        at 3 sigma around the median (as SExtractor's background RMS).
 
     Returns
     -------
@@ -83,7 +87,30 @@ def box_statistics(image, *, box=128, mask=None, step=4, statistic='median'):
         return med
     if statistic == 'mad_std':
         return 1.4826 * _sorted_nanmedian(np.abs(blocks - med[..., None]))
+    if statistic == 'clipped_std':
+        return _clipped_std(blocks, med)
     raise ValueError(f'unknown statistic {statistic!r}')
+
+
+def _clipped_std(blocks, med, *, nsigma=3.0, iters=10):
+    """Standard deviation over the last axis after iterative clipping at
+    ``nsigma`` around the median (NaN ignored)."""
+    vals = blocks.astype(np.float64)
+    good = np.isfinite(vals)
+    centre = med[..., None]
+    std = None
+    for _ in range(iters):
+        n = good.sum(axis=-1)
+        x = np.where(good, vals - centre, 0.0)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            mean = x.sum(axis=-1) / n
+            new = np.sqrt((x ** 2).sum(axis=-1) / n - mean ** 2)
+        keep = np.isfinite(vals) & (np.abs(vals - centre)
+                                    <= nsigma * new[..., None])
+        if std is not None and np.array_equal(keep, good):
+            break
+        good, std = keep, new
+    return new
 
 
 def _sorted_nanmedian(blocks):
@@ -210,23 +237,29 @@ def smooth_background(image, *, box=128, mask=None, dq=None, mask_flags=0):
     return expand_grid(grid, image.shape, box=box)
 
 
-def background_and_noise(image, *, box=128, mask=None, step=8):
+def background_and_noise(image, *, box=128, mask=None, step=4):
     """
-    Background (median) and noise (MAD standard deviation) maps of the
-    inverted image, on the same box grid as `smooth_background`.
+    Background (median) and noise (standard deviation after iterative
+    3-sigma clipping around the median, SExtractor's estimator) maps of
+    the inverted image, on the same box grid as `smooth_background`.
 
-    Every ``step``-th pixel in each direction is used (default 8: the
-    median-filtered image is correlated over the filter size anyway).
+    Every ``step``-th pixel in each direction is used.  The noise grid
+    is smoothed by a 3x3 median over the boxes.
 
     Returns
     -------
     background, noise : `~numpy.ndarray` (float32)
     """
     med = box_statistics(image, box=box, mask=mask, step=step)
-    mad = box_statistics(image, box=box, mask=mask, step=step,
-                         statistic='mad_std')
+    rms = box_statistics(image, box=box, mask=mask, step=step,
+                         statistic='clipped_std')
     bkg_grid = _fill_and_smooth(med)
-    rms_grid = _fill_and_smooth(mad)
+    # the noise varies only with the illumination: a 3x3 median over the
+    # grid (as SExtractor's BACK_FILTERSIZE 3) steadies boxes with few
+    # independent samples (partial boxes of sub-arrays, large artifacts)
+    rms_grid = _fill_and_smooth(rms)
+    if rms_grid.size > 1 and np.isfinite(rms_grid).all():
+        rms_grid = ndimage.median_filter(rms_grid, size=3, mode='nearest')
     # held constant beyond the outer box centres: an extrapolated noise
     # could fall towards zero at the chip edges
     return (expand_grid(bkg_grid, image.shape, box=box, extrapolate=False),

@@ -257,8 +257,8 @@ class Artifact:
             if self.led_halo_theta is not None:
                 c, s = np.cos(self.led_halo_theta), np.sin(self.led_halo_theta)
                 u, v = dx * c + dy * s, -dx * s + dy * c
-            halo = self.led_halo * np.exp(
-                -0.5 * ((u / self.led_halo_a) ** 2 + (v / self.led_halo_b) ** 2))
+            q2 = (u / self.led_halo_a) ** 2 + (v / self.led_halo_b) ** 2
+            halo = self.led_halo * np.exp(-0.5 * q2)
             block = 1.0 - (1.0 - block) * (1.0 - halo)
         return block
 

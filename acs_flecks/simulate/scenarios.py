@@ -75,11 +75,12 @@ TRAIL_DEFICIT = 200.0
 #: halo's long axis, sigma across it in pixels, angle of the long axis from
 #: +x in radians or None for the fleck's own axis).  A faint halo seen only
 #: by the post-flash (§6.2), wide enough to survive the 15x15 median of the
-#: §7 search (see docs/simulate.rst).  fleck3's halo lies across the
-#: direction of freckle001 (17 px away), so that the two stay separate.
+#: §7 search (see docs/simulate.rst).  fleck3's halo is long across the
+#: direction of freckle001 (17 px away) and narrow toward it, so that the
+#: two are merged by the segmentation as rarely as possible.
 LED_PENUMBRA = {'fleck1': (0.02, 6.0, 6.0, None),
                 'fleck2': (0.05, 8.0, 5.5, None),
-                'fleck3': (0.07, 7.0, 3.5, 0.95)}
+                'fleck3': (0.10, 9.0, 3.0, 0.89)}
 
 #: LED penumbra of the freckles: (peak blocking, sigma in pixels).  Zero:
 #: with a penumbra, freckle001 merges with the tiny fleck3 in the §7
@@ -106,9 +107,8 @@ def report_flecks(appear=DATE_OF_ORIGIN):
         Artifact('fleck3', 'fleck', 1, 1850.0, 1755.0, a=1.3, b=1.1,
                  theta=0.2, peak=0.32, index=2.0, appear=appear),
     ]
-    return [replace(f, **dict(zip(('led_halo', 'led_halo_a', 'led_halo_b',
-                                   'led_halo_theta'), LED_PENUMBRA[f.id])))
-            for f in flecks]
+    keys = ('led_halo', 'led_halo_a', 'led_halo_b', 'led_halo_theta')
+    return [replace(f, **dict(zip(keys, LED_PENUMBRA[f.id]))) for f in flecks]
 
 
 def anneal_cycles(starts=ANNEAL_CYCLE_STARTS, last_end=_LAST_CYCLE_END):
