@@ -316,3 +316,51 @@ class TestNormalize:
         bkg = smooth_background(sci)
         # within 1% of the true illumination (curved gradient)
         assert_allclose(bkg, clean, rtol=0.01)
+
+
+class TestDeblend:
+    # two particles 28 pixels apart whose median-filtered deficits touch
+    # above the threshold, and an isolated one
+    PAIR = ((150, 150, 8, 0.5), (178, 150, 8, 0.4), (300, 100, 7, 0.5))
+
+    def test_blend_is_split(self):
+        sci, dq = make_chip(blobs=self.PAIR, seed=3)
+        cat = find_artifacts_in_chip(sci, dq)
+        assert len(cat) == 3
+        xy = _xy(cat)
+        for x, y, _, _ in self.PAIR:
+            d = np.hypot(xy[:, 0] - x, xy[:, 1] - y)
+            assert d.min() < 1.0
+
+    def test_no_deblend_merges(self):
+        sci, dq = make_chip(blobs=self.PAIR, seed=3)
+        cat = find_artifacts_in_chip(sci, dq, deblend=False)
+        assert len(cat) == 2
+        merged = cat[cat['area'].value > 1000][0]
+        # the merged centroid lies between the two particles
+        assert 155 < merged['x'].value < 173
+
+    def test_isolated_sources_unchanged(self):
+        sci, dq = make_chip(blobs=BLOBS, seed=4)
+        on = find_artifacts_in_chip(sci, dq)
+        off = find_artifacts_in_chip(sci, dq, deblend=False)
+        assert_allclose(_xy(on), _xy(off))
+        assert_allclose(on['area'].value, off['area'].value)
+
+    def test_contrast_one_disables(self):
+        sci, dq = make_chip(blobs=self.PAIR, seed=3)
+        assert len(find_artifacts_in_chip(sci, dq, deblend_contrast=1.0)) == 2
+
+    @pytest.mark.parametrize('kw, match', [
+        (dict(deblend_nlevels=0), 'deblend_nlevels'),
+        (dict(deblend_contrast=1.5), 'deblend_contrast'),
+        (dict(deblend='yes'), 'deblend must be')])
+    def test_bad_values(self, kw, match):
+        with pytest.raises(AcsFlecksError, match=match):
+            FindParameters(**kw)
+
+    def test_parameters_in_meta(self):
+        meta = FindParameters(deblend=False).as_meta()
+        assert meta['deblend'] is False
+        assert meta['deblend_nlevels'] == 32
+        assert meta['deblend_contrast'] == 0.005

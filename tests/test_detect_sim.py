@@ -89,6 +89,27 @@ class TestDiscovery:
             assert len(set(m[m >= 0])) == len(cat), row['date']
 
 
+def test_tiny_fleck_next_to_freckle(tmp_path):
+    # fleck3 (WFC1 (1850, 1755)) lies 17 pixels from freckle001: with
+    # deblending it is found at its LED position in every epoch from
+    # 2017-05-05 on, and never before
+    res = simulate.simulate_scenario('discovery', tmp_path, seed=0,
+                                     kinds=['dkc'], window=200,
+                                     window_centers={1: (1850, 1755)})
+    truth = res.truth.artifacts
+    f3 = truth[truth['id'] == 'fleck3'][0]
+    led = [f3['x'].value + f3['led_dx'].value,
+           f3['y'].value + f3['led_dy'].value]
+    for row in res.files:
+        cat = find_artifacts(row['path'])
+        hit = _found(cat, truth, 'fleck3', radius=3.0)
+        after = Time(row['date']).mjd >= APPEAR
+        assert (hit is not None) == after, row['date']
+        if hit is not None:
+            assert hit['ccdchip'] == 1
+            assert_allclose([hit['x'].value, hit['y'].value], led, atol=1.5)
+
+
 def test_blank_detector_finds_nothing(tmp_path):
     res = simulate.simulate_scenario('blank', tmp_path, seed=1, window=200,
                                      kinds=['dkc'])

@@ -74,10 +74,15 @@ def run(args):
         trans.pprint_all()
     if result.lightpath is not None:
         print()
-        print('Flashed vs un-flashed (report §3):')
-        cols = [c for c in ('artifact_id', 'ccdchip', 'x', 'y', 'verdict')
+        print('Flashed vs un-flashed (report §3; deficits in percent):')
+        cols = [c for c in ('artifact_id', 'ccdchip', 'x', 'y',
+                            'deficit_frac_flashed', 'deficit_frac_unflashed',
+                            'disappearance_significance', 'verdict')
                 if c in result.lightpath.colnames]
-        result.lightpath[cols].pprint_all()
+        light = result.lightpath[cols]
+        for name in cols[2:-1]:
+            light[name].info.format = '.2f'
+        light.pprint_all()
     if result.delivery is not None:
         print()
         print(f'New bad-pixel table: {result.delivery.path} '

@@ -44,6 +44,14 @@ def add_arguments(parser):
                         metavar='BITS',
                         help='DQ bits to ignore (default %(default)s: all '
                              'but 4)')
+    parser.add_argument('--no-deblend', dest='deblend', action='store_false',
+                        help='do not split blended artifacts (default: '
+                             'deblend as SExtractor, 32 levels, contrast '
+                             '0.005)')
+    parser.add_argument('--deblend-contrast', type=float, default=0.005,
+                        metavar='FRAC',
+                        help='minimum flux fraction of a deblended branch '
+                             '(SExtractor DEBLEND_MINCONT, default 0.005)')
     parser.add_argument('--chips', type=int, nargs='+', metavar='CCDCHIP',
                         help='chips to search (default: all)')
     parser.add_argument('--regions', metavar='FILE.reg',
@@ -71,7 +79,9 @@ def run(args):
     # validate everything before any work, so nothing is written on error
     params = FindParameters(median_size=args.median_size, nsigma=args.nsigma,
                             min_area=args.min_area,
-                            mask_flags=args.mask_flags)
+                            mask_flags=args.mask_flags,
+                            deblend=args.deblend,
+                            deblend_contrast=args.deblend_contrast)
     images = [ACSImage(p) for p in args.images]
     out = check_output_path(args.output, inputs=args.images)
     if args.regions:
@@ -85,7 +95,8 @@ def run(args):
     for img in images:
         cat = find_artifacts(img, chips=args.chips, **{
             k: getattr(params, k) for k in ('median_size', 'nsigma',
-                                            'min_area', 'mask_flags')})
+                                            'min_area', 'mask_flags',
+                                            'deblend', 'deblend_contrast')})
         cat['obs_time'] = np.array([cat.meta['obs_time']] * len(cat),
                                    dtype='U23')
         if known is not None:

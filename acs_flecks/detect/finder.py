@@ -19,7 +19,8 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
    on a 128-pixel box grid;
 6. `photutils.segmentation.detect_sources` above ``nsigma`` x noise with at
    least ``min_area`` 8-connected pixels (as SExtractor's DETECT_THRESH and
-   DETECT_MINAREA);
+   DETECT_MINAREA), then deblending as SExtractor's default
+   (`~acs_flecks.detect.deblend.deblend_segments`: 32 levels, contrast 0.005);
 7. `photutils.segmentation.SourceCatalog` measurements
    (`~acs_flecks.detect.catalog.measure_sources`).
 
@@ -46,6 +47,8 @@ import numpy as np
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..io import ACSImage
 from .catalog import measure_sources, stack_catalogs
+from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
+                      check_deblend_parameters, deblend_segments)
 from .medfilt import check_median_size, median_filter
 from .normalize import background_and_noise, smooth_background
 
@@ -80,6 +83,15 @@ class FindParameters:
         Box size (pixels) of the large-scale level and of the noise grid.
     median_mode : str
         Edge mode of the median filter ('reflect' as scipy's default).
+    deblend : bool
+        Split blended artifacts (multi-thresholding + watershed,
+        `~acs_flecks.detect.deblend.deblend_segments`), as SExtractor does by
+        default.
+    deblend_nlevels : int
+        Thresholds of the deblending (SExtractor ``DEBLEND_NTHRESH``, 32).
+    deblend_contrast : float
+        Minimum fraction of the blend's flux for a branch to be a separate
+        artifact (SExtractor ``DEBLEND_MINCONT``, 0.005).
     """
 
     median_size: int = 15
@@ -88,6 +100,9 @@ class FindParameters:
     mask_flags: int = DEFAULT_MASK_FLAGS
     box: int = 128
     median_mode: str = 'reflect'
+    deblend: bool = True
+    deblend_nlevels: int = DEBLEND_NLEVELS
+    deblend_contrast: float = DEBLEND_CONTRAST
 
     def __post_init__(self):
         check_median_size(self.median_size)
@@ -108,12 +123,21 @@ class FindParameters:
         if not isinstance(self.box, (int, np.integer)) or self.box < 16:
             raise AcsFlecksError(f'box must be an integer >= 16, got '
                                  f'{self.box!r}')
+        if not isinstance(self.deblend, (bool, np.bool_)):
+            raise AcsFlecksError(f'deblend must be True or False, got '
+                                 f'{self.deblend!r}')
+        check_deblend_parameters(self.deblend_nlevels, self.deblend_contrast)
 
     def as_meta(self):
         """The parameters as a plain dict (catalog metadata)."""
-        return {k: (v if isinstance(v, str) else
-                    (float(v) if isinstance(v, float) else int(v)))
-                for k, v in asdict(self).items()}
+        def plain(v):
+            if isinstance(v, (str, bool)):
+                return v
+            if isinstance(v, np.bool_):
+                return bool(v)
+            return float(v) if isinstance(v, (float, np.floating)) \
+                else int(v)
+        return {k: plain(v) for k, v in asdict(self).items()}
 
 
 def _params(params=None, **kwargs):
@@ -253,7 +277,9 @@ def _data_and_threshold(inverted, background, noise, nsigma):
 
 def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                            min_area=25, mask_flags=DEFAULT_MASK_FLAGS,
-                           box=128, median_mode='reflect', ccdchip=1,
+                           box=128, median_mode='reflect', deblend=True,
+                           deblend_nlevels=DEBLEND_NLEVELS,
+                           deblend_contrast=DEBLEND_CONTRAST, ccdchip=1,
                            ltv=(0.0, 0.0), file='', path=None, threads=None,
                            return_prepared=False):
     """
@@ -267,6 +293,8 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
         Its data-quality array.
     median_size, nsigma, min_area, mask_flags, box, median_mode
         See `FindParameters`.
+    deblend, deblend_nlevels, deblend_contrast
+        See `FindParameters` (SExtractor's default deblending).
     ccdchip : int
         Reported in the ``ccdchip`` column.
     ltv : tuple of float
@@ -292,7 +320,9 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
 
     p = FindParameters(median_size=median_size, nsigma=nsigma,
                        min_area=min_area, mask_flags=mask_flags, box=box,
-                       median_mode=median_mode)
+                       median_mode=median_mode, deblend=deblend,
+                       deblend_nlevels=deblend_nlevels,
+                       deblend_contrast=deblend_contrast)
     prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
                         ccdchip=ccdchip)
     data, threshold = _data_and_threshold(prep.inverted, prep.background,
@@ -302,6 +332,10 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
         warnings.simplefilter('ignore', NoDetectionsWarning)
         segm = detect_sources(data, threshold, n_pixels=p.min_area,
                               connectivity=8)
+    if p.deblend and segm is not None:
+        segm = deblend_segments(data, segm, min_area=p.min_area,
+                       nlevels=p.deblend_nlevels,
+                       contrast=p.deblend_contrast)
     table = measure_sources(data, segm, ccdchip=ccdchip, ltv=ltv,
                             noise=prep.noise, file=file)
     log.debug('%s chip %s: %d artifact(s)', file or 'array', ccdchip,
@@ -343,7 +377,9 @@ def find_chip(path, ccdchip, params=None, *, threads=1):
 def _kw(p):
     return dict(median_size=p.median_size, nsigma=p.nsigma,
                 min_area=p.min_area, mask_flags=p.mask_flags, box=p.box,
-                median_mode=p.median_mode)
+                median_mode=p.median_mode, deblend=p.deblend,
+                deblend_nlevels=p.deblend_nlevels,
+                deblend_contrast=p.deblend_contrast)
 
 
 def _check_flashed(image):
@@ -357,7 +393,9 @@ def _check_flashed(image):
 
 def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
                    chips=None, mask_flags=DEFAULT_MASK_FLAGS, box=128,
-                   median_mode='reflect', workers=None):
+                   median_mode='reflect', deblend=True,
+                   deblend_nlevels=DEBLEND_NLEVELS,
+                   deblend_contrast=DEBLEND_CONTRAST, workers=None):
     """
     Find dark artifacts (flecks, freckles) in a flashed dark (report §7).
 
@@ -380,6 +418,14 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
         Box of the large-scale level and noise grids (pixels).
     median_mode : {'reflect', 'nearest'}, optional
         Edge mode of the median filter (scipy's meaning).
+    deblend : bool, optional
+        Split blended artifacts as SExtractor does by default (default
+        True; False: every connected group of pixels is one artifact).
+    deblend_nlevels : int, optional
+        Deblending thresholds (SExtractor ``DEBLEND_NTHRESH``), default 32.
+    deblend_contrast : float, optional
+        Minimum flux fraction of a separate branch (SExtractor
+        ``DEBLEND_MINCONT``), default 0.005.
     workers : int, optional
         Chips searched at once in threads (default: as many as CPUs, at
         most the number of chips); the CPUs left go to each chip's median
@@ -406,7 +452,9 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
     """
     p = FindParameters(median_size=median_size, nsigma=nsigma,
                        min_area=min_area, mask_flags=mask_flags, box=box,
-                       median_mode=median_mode)
+                       median_mode=median_mode, deblend=deblend,
+                       deblend_nlevels=deblend_nlevels,
+                       deblend_contrast=deblend_contrast)
     img = image if isinstance(image, ACSImage) else ACSImage(image)
     chips = img.chips if chips is None else tuple(int(c) for c in chips)
     for c in chips:

@@ -5,9 +5,11 @@ comparison with `~acs_flecks.detect.find_artifacts`.
 The report ran SExtractor with ``DETECT_THRESH 5`` and ``DETECT_MINAREA 25``
 on the median-filtered, inverted DKC.  To compare like with like, the
 other settings follow the photutils search: no detection filter
-(``FILTER N``: the image is already smoothed by the 15x15 median), no
-deblending (``DEBLEND_MINCONT 1``: photutils' `detect_sources` does not
-deblend), and a background mesh of the same size as the acs_flecks grid
+(``FILTER N``: the image is already smoothed by the 15x15 median),
+SExtractor's default deblending (``DEBLEND_NTHRESH 32``,
+``DEBLEND_MINCONT 0.005``, as acs_flecks' default ``deblend=True``; with
+``deblend=False``, ``DEBLEND_MINCONT 1``, as ``find --no-deblend``), and a
+background mesh of the same size as the acs_flecks grid
 (``BACK_SIZE 128``, ``BACK_FILTERSIZE 3``).  SExtractor positions
 (``X_IMAGE``, ``Y_IMAGE``) are 1-indexed like the catalog's.
 
@@ -42,7 +44,7 @@ def sextractor_available():
 
 
 def run_sextractor(image, *, detect_thresh=5.0, detect_minarea=25,
-                   back_size=128, back_filtersize=3, deblend=False,
+                   back_size=128, back_filtersize=3, deblend=True,
                    conv_filter=False, rms_map=None, workdir=None,
                    extra=None):
     """
@@ -57,8 +59,8 @@ def run_sextractor(image, *, detect_thresh=5.0, detect_minarea=25,
     back_size, back_filtersize : int
         Background mesh.
     deblend : bool
-        Keep SExtractor's default deblending (``DEBLEND_MINCONT 0.005``)
-        instead of none.
+        SExtractor's default deblending (``DEBLEND_NTHRESH 32``,
+        ``DEBLEND_MINCONT 0.005``, default) or none (``DEBLEND_MINCONT 1``).
     conv_filter : bool
         Use a detection filter (default 3x3 pyramid) instead of none.
     rms_map : 2-D array, optional
@@ -99,6 +101,7 @@ def run_sextractor(image, *, detect_thresh=5.0, detect_minarea=25,
                 'ANALYSIS_THRESH': detect_thresh,
                 'DETECT_MINAREA': detect_minarea,
                 'FILTER': 'Y' if conv_filter else 'N',
+                'DEBLEND_NTHRESH': 32,
                 'DEBLEND_MINCONT': 0.005 if deblend else 1.0,
                 'BACK_SIZE': back_size, 'BACK_FILTERSIZE': back_filtersize,
                 'CLEAN': 'N', 'CHECKIMAGE_TYPE': 'NONE',

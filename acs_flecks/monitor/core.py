@@ -14,6 +14,7 @@ database, cross-matches them between epochs and classifies every artifact
 ...                             'first_seen']            # doctest: +SKIP
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -219,6 +220,7 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         parameters that differ from the history's.
     """
     own = not isinstance(db, HistoryDatabase)
+    created = own and not os.path.exists(os.fspath(db))
     database = HistoryDatabase(db, timeout=timeout) if own else db
     summary = {'added': [], 'already_present': [], 'out_of_order': [],
                'skipped': []}
@@ -230,6 +232,12 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                      workers, progress, finder, summary)
         if summary['skipped'] and not summary['added'] and \
                 not summary['already_present']:
+            if created:  # leave nothing behind: no new, empty history
+                database.close()
+                own = False
+                for suffix in ('', '-wal', '-shm', '-journal'):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(os.fspath(db) + suffix)
             raise InputFileError(
                 f'none of the {len(summary["skipped"])} file(s) could be '
                 'used; the history was not changed (first problem: '
