@@ -272,4 +272,16 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     timings['chain (find, monitor, characterize, bpixtab, report)'] = \
         time.perf_counter() - t0
     comparison = compare_with_truth(result, dkc.truth)
+
+    # The report's Figures 1-18 from the same data (the flecks at the
+    # report's positions, where the simulator put them).
+    from .plotting.report_figures import regenerate_figures
+    t0 = time.perf_counter()
+    figures = regenerate_figures(
+        outdir=os.path.join(outdir, 'results', 'report_figures'),
+        dkc=paths(dkc, 'dkc'), unflashed=paths(lamp, 'dark'),
+        flats=[p for p in paths(lamp, 'flat')],
+        eper=paths(lamp, 'eper'), history=result.outputs['history'])
+    timings["report's Figures 1-18"] = time.perf_counter() - t0
+    result.outputs['figures'] = figures['index']
     return result, comparison, timings, lamp.truth

@@ -185,6 +185,17 @@ class TestClassify:
         assert art['change_reason'][0] == 'depth'
         assert art['d_depth'][0].value == pytest.approx(10.0)
 
+    def test_flickering_source_not_changed(self):
+        """A source detected in 2 of 6 epochs (at the threshold) is not
+        'changed' whatever its isophotal depth does."""
+        a = (1, 100.0, 100.0)
+        b = (2, 700.0, 300.0)
+        art, _ = self.make([[a, b], [a], [a], [a], [a], [a, b]],
+                           depths=[10, 10, 10, 10, 10, 30])
+        row = art[art['ccdchip'] == 2][0]
+        assert row['status'] == 'stable'
+        assert not row['changed']
+
     def test_edge_detections_ignored(self):
         """A detection 2 pixels from a window edge (median-filter
         reflection) makes no artifact, however late it appears."""

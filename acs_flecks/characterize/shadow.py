@@ -228,7 +228,7 @@ def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
         ref = _open(reference) if reference is not None else imgs[-1]
         shadow_box, empty_box = shadow_boxes(ref, ccdchip=ccdchip, x=x, y=y,
                                              size=size, gap=gap, lamp=lamp)
-        log.info('shadow box x %d-%d y %d-%d, empty box x %d-%d y %d-%d',
+        log.debug('shadow box x %d-%d y %d-%d, empty box x %d-%d y %d-%d',
                  *shadow_box, *empty_box)
     shadow_box = _check_box(shadow_box, 'shadow_box')
     empty_box = _check_box(empty_box, 'empty_box')

@@ -518,7 +518,7 @@ def measure_transmissivity(flats, *, ccdchip, x, y, box=(40, 40),
             if np.array_equal(grown, ap):
                 break
             ap = grown
-        log.info('%s %s: background %.0f e-, %d pixels block > %.0f%%',
+        log.debug('%s %s: background %.0f e-, %d pixels block > %.0f%%',
                  im.name, im.filter, float(np.median(norm.background)),
                  int(ap.sum()), 100 * aperture_threshold)
         measurements.append(FilterMeasurement(

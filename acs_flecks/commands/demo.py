@@ -105,5 +105,7 @@ def run(args):
     print(f'  {"simulation":12s} {os.path.join(args.outdir, "data")} '
           '(manifest.ecsv, truth_artifacts.ecsv, truth_maps.fits)')
     print()
-    print(f'Open {os.path.abspath(result.report)} in a browser.')
+    print(f'Open {os.path.abspath(result.report)} in a browser; the '
+          "report's Figures 1-18 are indexed in "
+          f'{os.path.abspath(result.outputs["figures"])}.')
     return 0

@@ -45,6 +45,11 @@ boundary holds ~3.5 sqrt(area) pixels); ``mean_deficit`` 5 % of the depth
 plus ``max(0.5, noise)`` percentage points (LED illumination and
 median-filter effects between cycles).
 
+Only artifacts detected in at least half of the epochs that observed them
+(`MIN_DETECTED_FRACTION`) can be ``changed``: a source at the detection
+threshold is detected in some epochs only, and its isophotal area and depth
+then follow the noise.
+
 **Missed detections.**  An artifact close to the detection threshold
 (a faint freckle) is detected in some epochs and missed in others; taken
 at face value that would make it "new" the first time it is detected, or
@@ -90,6 +95,10 @@ CHANGE_FLOORS = {'position': 0.5, 'area_sqrt_factor': 1.0,
                  'depth_relative': 0.05, 'depth_absolute': 0.5}
 
 _N_BASELINE = 3
+
+#: Fraction of the epochs observing an artifact in which it must be
+#: detected for a change of its area, depth or position to be judged.
+MIN_DETECTED_FRACTION = 0.5
 
 
 def _iso(mjd):
@@ -346,6 +355,14 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
                 absent_after.append(r)
         vanished = len(absent_after) >= int(vanish_after)
         reasons, tests = _change_test(det, idx, change_nsigma)
+        n_seen = len([r for r in covered if r >= first_any])
+        if reasons and len(present) < MIN_DETECTED_FRACTION * n_seen:
+            # Detected in fewer than half the epochs that observed it: a
+            # source at the detection threshold, whose isophotal area and
+            # depth follow the noise; its "change" cannot be told from
+            # noise, so it is not called changed (the tests stay in the
+            # table).
+            reasons = []
         if vanished and len(present) + forced <= 1:
             # seen once, absent before and after: a noise or edge detection
             status = 'transient'
