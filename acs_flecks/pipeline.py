@@ -299,28 +299,6 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
         origin = Time(min(str(t) for t in new['first_seen']))
     epochs = sorted((ACSImage(p) for p in files), key=lambda im: im.obs_time)
 
-    # §3: flashed vs un-flashed.  Each new artifact is tested in the first
-    # epoch that has it and the first un-flashed dark taken after that.
-    light = None
-    if len(new) and unflashed_files:
-        unfl = sorted((ACSImage(p) for p in unflashed_files),
-                      key=lambda im: im.obs_time)
-        parts = []
-        for first in sorted({str(t) for t in new['first_seen']}):
-            t_first = Time(first)
-            flashed = [im for im in epochs if im.obs_time >= t_first]
-            dark = [im for im in unfl if im.obs_time >= t_first] or unfl[-1:]
-            rows = new[np.asarray([str(t) for t in new['first_seen']]) == first]
-            parts.append(lightpath_test((flashed or epochs)[0], dark[0], rows))
-        light = vstack(parts) if len(parts) > 1 else parts[0]
-        path = os.path.join(outdir, 'lightpath.ecsv')
-        with atomic_output(path) as tmp:
-            light.write(tmp, format='ascii.ecsv')
-        outputs['lightpath'] = path
-    elif len(new):
-        notes.append('no un-flashed darks given: flashed vs un-flashed test '
-                     '(§3) not run')
-
     # §4-§6 for each new fleck.
     chars = {}
     bad_tables = []
@@ -373,6 +351,36 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     elif len(new):
         notes.append('no lamp flats given: transmissivity, bad pixels and the '
                      'new bpixtab need flats (report §6.1, §8)')
+
+    # §3: flashed vs un-flashed.  Each new artifact is tested in the first
+    # epoch that has it and the first un-flashed dark taken after that,
+    # in a circle of the fleck's master-aperture area when it was measured
+    # (the LED penumbra makes the detected area larger than the fleck).
+    light = None
+    if len(new) and unflashed_files:
+        unfl = sorted((ACSImage(p) for p in unflashed_files),
+                      key=lambda im: im.obs_time)
+        radii = {}
+        for ch in chars.values():
+            res = ch.transmissivity
+            radii[res.fleck_id] = float(np.sqrt(res.master_npix / np.pi))
+        parts = []
+        for i in range(len(new)):
+            row = new[i:i + 1]
+            t_first = Time(str(row['first_seen'][0]))
+            flashed = [im for im in epochs if im.obs_time >= t_first]
+            dark = [im for im in unfl if im.obs_time >= t_first] or unfl[-1:]
+            parts.append(lightpath_test(
+                (flashed or epochs)[0], dark[0], row,
+                radius=radii.get(_fleck_name(row[0]))))
+        light = vstack(parts) if len(parts) > 1 else parts[0]
+        path = os.path.join(outdir, 'lightpath.ecsv')
+        with atomic_output(path) as tmp:
+            light.write(tmp, format='ascii.ecsv')
+        outputs['lightpath'] = path
+    elif len(new):
+        notes.append('no un-flashed darks given: flashed vs un-flashed test '
+                     '(§3) not run')
 
     bad = vstack([QTable(t) for t in bad_tables]) if bad_tables else QTable()
     if len(bad):

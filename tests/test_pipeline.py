@@ -89,10 +89,9 @@ class TestChain:
         _, _, result = chain
         verdicts = dict(zip(result.lightpath['ccdchip'],
                             result.lightpath['verdict']))
-        # the large fleck vanishes without the LED: a particle in the light
-        # path; the elongated one's un-flashed test is at least not a defect
-        assert verdicts[2] == 'light path'
-        assert verdicts[1] in ('light path', 'inconclusive')
+        # both flecks vanish without the LED: particles in the light path
+        assert verdicts == {1: 'light path', 2: 'light path'}
+        assert np.all(result.lightpath['disappearance_significance'] > 5)
 
     def test_bpixtab_flags_exactly_the_bad_pixels(self, chain):
         sim, ref, result = chain

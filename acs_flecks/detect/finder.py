@@ -12,7 +12,8 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
 2. the smooth large-scale level of the chip (LED illumination) is measured
    (`~acs_flecks.detect.normalize.smooth_background`);
 3. the chip is median filtered (15x15, exact,
-   `~acs_flecks.detect.medfilt.median_filter`, scipy's ``reflect`` edges);
+   `~acs_flecks.detect.medfilt.median_of_padded`, scipy's ``reflect``
+   edges);
 4. divided by the level (normalized to ~1), subtracted from unity and
    multiplied by 100: artifacts become positive deficits in percent;
 5. background (median) and noise (MAD, 3x3-smoothed grid) of that image
@@ -49,7 +50,7 @@ from ..io import ACSImage
 from .catalog import measure_sources, stack_catalogs
 from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
                       check_deblend_parameters, deblend_segments)
-from .medfilt import check_median_size, median_filter
+from .medfilt import check_median_size, fill_and_pad, median_of_padded
 from .normalize import background_and_noise, smooth_background
 
 __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
@@ -208,7 +209,11 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
     dq = dq.astype(np.uint16, copy=False)
     flags = np.uint16(p.mask_flags)
     level = smooth_background(sci, box=p.box, dq=dq, mask_flags=flags)
-    filled, mask, nmask = _fill_masked(sci, dq, flags, level)
+    # masked pixels take the level, written straight into the padded
+    # input of the median (no separate filled image and np.pad copy)
+    padded, mask, nmask = fill_and_pad(sci, dq, flags, level,
+                                       size=p.median_size,
+                                       mode=p.median_mode)
     if nmask == sci.size:
         raise AcsFlecksError(
             f'{where}every pixel is masked (DQ & {p.mask_flags} or not '
@@ -220,8 +225,8 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
             f'{where}no positive illumination level (median level '
             f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
             path=path)
-    filtered = median_filter(filled, size=p.median_size, mode=p.median_mode,
-                             threads=threads)
+    filtered = median_of_padded(padded, size=p.median_size, threads=threads)
+    del padded
     inverted = _deficit(filtered, level)
     background, noise = background_and_noise(inverted, box=p.box)
     # a perfectly flat (noise-free) box would give a zero threshold
@@ -234,25 +239,6 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
 # Fused one-pass loops (numba): the numpy equivalents need several
 # full-chip temporaries, and these run on every chip.
 @numba.njit(cache=True, nogil=True)
-def _fill_masked(sci, dq, flags, level):
-    """Pixels with ``dq & flags`` or not finite take the local level."""
-    filled = np.empty_like(sci)
-    mask = np.empty(sci.shape, np.bool_)
-    n = 0
-    for r in range(sci.shape[0]):
-        for c in range(sci.shape[1]):
-            v = sci[r, c]
-            bad = (dq[r, c] & flags) != 0 or not np.isfinite(v)
-            mask[r, c] = bad
-            if bad:
-                filled[r, c] = level[r, c]
-                n += 1
-            else:
-                filled[r, c] = v
-    return filled, mask, n
-
-
-@numba.njit(cache=True, nogil=True)
 def _deficit(filtered, level):
     """``100 x (1 - filtered / level)`` (float32)."""
     out = np.empty_like(filtered)
@@ -264,15 +250,20 @@ def _deficit(filtered, level):
 
 
 @numba.njit(cache=True, nogil=True)
-def _data_and_threshold(inverted, background, noise, nsigma):
-    """``inverted - background`` and ``nsigma x noise`` in one pass."""
+def _data_and_below(inverted, background, noise, nsigma):
+    """``inverted - background``, and where it is *not* above ``nsigma x
+    noise`` (float32, the comparison photutils makes), in one pass."""
     data = np.empty_like(inverted)
-    thr = np.empty_like(inverted)
+    below = np.empty(inverted.shape, np.bool_)
+    n = 0
     for r in range(data.shape[0]):
         for c in range(data.shape[1]):
-            data[r, c] = inverted[r, c] - background[r, c]
-            thr[r, c] = nsigma * noise[r, c]
-    return data, thr
+            d = inverted[r, c] - background[r, c]
+            data[r, c] = d
+            b = not d > nsigma * noise[r, c]
+            below[r, c] = b
+            n += not b
+    return data, below, n
 
 
 def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
@@ -325,17 +316,23 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                        deblend_contrast=deblend_contrast)
     prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
                         ccdchip=ccdchip)
-    data, threshold = _data_and_threshold(prep.inverted, prep.background,
-                                          prep.noise, np.float32(p.nsigma))
+    data, below, n_above = _data_and_below(prep.inverted, prep.background,
+                                           prep.noise, np.float32(p.nsigma))
+    segm = None
     with warnings.catch_warnings():
         # "no sources found" is a normal result here (a clean chip)
         warnings.simplefilter('ignore', NoDetectionsWarning)
-        segm = detect_sources(data, threshold, n_pixels=p.min_area,
-                              connectivity=8)
+        # the pixels above nsigma x noise, given as the unmasked ones
+        # (threshold 0: every one of them is > 0): the same segments as
+        # detect_sources(data, nsigma * noise) without a full-size
+        # threshold image
+        if n_above:
+            segm = detect_sources(data, 0.0, n_pixels=p.min_area,
+                                  connectivity=8, mask=below)
     if p.deblend and segm is not None:
         segm = deblend_segments(data, segm, min_area=p.min_area,
-                       nlevels=p.deblend_nlevels,
-                       contrast=p.deblend_contrast)
+                                nlevels=p.deblend_nlevels,
+                                contrast=p.deblend_contrast)
     table = measure_sources(data, segm, ccdchip=ccdchip, ltv=ltv,
                             noise=prep.noise, file=file)
     log.debug('%s chip %s: %d artifact(s)', file or 'array', ccdchip,

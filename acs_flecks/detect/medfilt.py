@@ -59,7 +59,8 @@ import numpy as np
 
 from ..exceptions import AcsFlecksError
 
-__all__ = ['median_filter', 'check_median_size', 'MEDIAN_MODES']
+__all__ = ['median_filter', 'median_of_padded', 'fill_and_pad',
+           'check_median_size', 'MEDIAN_MODES']
 
 log = logging.getLogger(__name__)
 
@@ -289,9 +290,31 @@ def median_filter(image, *, size=15, mode='reflect', threads=None):
         raise AcsFlecksError('median_filter needs finite values (fill masked '
                              'pixels first)')
     half = size // 2
-    nrow, ncol = image.shape
     padded = np.pad(image, half, mode=_NUMPY_PAD[mode])
-    lo, scale = _quantizer(image)
+    return median_of_padded(padded, size=size, threads=threads)
+
+
+def median_of_padded(padded, *, size=15, threads=None):
+    """
+    The median filter of an image already padded by ``size // 2`` on each
+    side (e.g. by `fill_and_pad`, which saves the copies of a separate
+    fill and `numpy.pad`); same result as `median_filter` on the interior.
+
+    Parameters
+    ----------
+    padded : 2-D float32 array
+        Finite values, shape ``(nrow + size - 1, ncol + size - 1)``.
+    size : int
+    threads : int, optional
+
+    Returns
+    -------
+    `~numpy.ndarray` (float32), shape ``(nrow, ncol)``
+    """
+    size = check_median_size(size)
+    half = size // 2
+    nrow, ncol = padded.shape[0] - 2 * half, padded.shape[1] - 2 * half
+    lo, scale = _quantizer(padded[half:half + nrow, half:half + ncol])
     packed, single = _encode(padded, padded.view(np.uint32), lo, scale,
                              _NBINS)
     out = np.empty((nrow, ncol), np.uint32)
@@ -311,3 +334,77 @@ def median_filter(image, *, size=15, mode='reflect', threads=None):
                 packed, single, size, _NBINS, a, min(a + band, nrow),
                 out[a:a + band]), starts))
     return out.view(np.float32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _source_index(i, n, reflect):
+    """Index of the pixel that padding puts at (possibly outside) index
+    ``i`` of an axis of length ``n``: numpy's 'symmetric' (scipy's
+    'reflect', repeated for pads longer than the axis) or 'edge'."""
+    if not reflect:
+        return min(max(i, 0), n - 1)
+    while i < 0 or i >= n:
+        if i < 0:
+            i = -i - 1
+        else:
+            i = 2 * n - i - 1
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_and_pad(sci, dq, flags, level, half, reflect):
+    nr, nc = sci.shape
+    padded = np.empty((nr + 2 * half, nc + 2 * half), np.float32)
+    mask = np.empty((nr, nc), np.bool_)
+    n = 0
+    for r in range(nr):
+        for c in range(nc):
+            v = sci[r, c]
+            bad = (dq[r, c] & flags) != 0 or not np.isfinite(v)
+            mask[r, c] = bad
+            if bad:
+                padded[r + half, c + half] = level[r, c]
+                n += 1
+            else:
+                padded[r + half, c + half] = v
+    # borders: copies of interior pixels
+    for p in range(nr + 2 * half):
+        sr = _source_index(p - half, nr, reflect) + half
+        inner = half <= p < half + nr
+        for q in range(nc + 2 * half):
+            if inner and half <= q < half + nc:
+                continue
+            padded[p, q] = padded[sr, _source_index(q - half, nc, reflect)
+                                  + half]
+    return padded, mask, n
+
+
+def fill_and_pad(sci, dq, flags, level, *, size=15, mode='reflect'):
+    """
+    Replace masked pixels by ``level`` and pad for `median_of_padded`, in
+    one pass.
+
+    Parameters
+    ----------
+    sci : 2-D float32 array
+    dq : 2-D uint16 array
+    flags : int
+        Pixels with ``dq & flags`` or non-finite values are masked.
+    level : 2-D float32 array
+        Values given to masked pixels.
+    size : int
+        Median size (the pad is ``size // 2``).
+    mode : {'reflect', 'nearest'}
+        Padding, scipy's meaning.
+
+    Returns
+    -------
+    padded : float32 array
+    mask : bool array (True: masked)
+    nmask : int
+    """
+    if mode not in MEDIAN_MODES:
+        raise AcsFlecksError(f'median mode must be one of {MEDIAN_MODES}, '
+                             f'got {mode!r}')
+    return _fill_and_pad(sci, dq, np.uint16(flags), level,
+                         check_median_size(size) // 2, mode == 'reflect')
