@@ -5,7 +5,8 @@ import pytest
 from numpy.testing import assert_array_equal
 from scipy import ndimage
 
-from acs_flecks.detect.medfilt import check_median_size, median_filter
+from acs_flecks.detect.medfilt import (check_median_size, fill_and_pad,
+                                      median_filter, median_of_padded)
 from acs_flecks.exceptions import AcsFlecksError
 
 
@@ -107,3 +108,34 @@ class TestBadInput:
     def test_bad_mode(self):
         with pytest.raises(AcsFlecksError, match='mode'):
             median_filter(np.ones((20, 20), np.float32), mode='wrap')
+
+
+class TestFillAndPad:
+    @pytest.mark.parametrize('shape', [(5, 9), (40, 33), (120, 150)])
+    @pytest.mark.parametrize('mode', ['reflect', 'nearest'])
+    @pytest.mark.parametrize('size', [3, 15])
+    def test_masked_fill_then_median_equals_scipy(self, shape, mode, size):
+        # the one-pass fill + pad used by the search gives scipy's median
+        # of the filled image, bit for bit, also for pads longer than the
+        # image
+        rng = np.random.default_rng(sum(shape) + size)
+        sci = rng.normal(30, 3, shape).astype(np.float32)
+        dq = np.where(rng.random(shape) < 0.05, 16, 0).astype(np.uint16)
+        dq[0, 0] = 4                       # not in flags: kept
+        sci[shape[0] // 2, 1] = np.nan
+        level = np.full(shape, 30.5, np.float32)
+        padded, mask, n = fill_and_pad(sci, dq, 16 | 256, level, size=size,
+                                       mode=mode)
+        filled = np.where(mask, level, sci)
+        assert n == mask.sum() == np.count_nonzero(dq == 16) + 1
+        assert not mask[0, 0]
+        half = size // 2
+        assert_array_equal(padded[half:-half, half:-half], filled)
+        assert_array_equal(median_of_padded(padded, size=size, threads=2),
+                           _scipy(filled, size, mode))
+
+    def test_bad_mode(self):
+        z = np.zeros((8, 8), np.float32)
+        with pytest.raises(AcsFlecksError, match='median mode'):
+            fill_and_pad(z, np.zeros((8, 8), np.uint16), 16, z,
+                         mode='wrap')

@@ -21,6 +21,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
+from astropy.io import fits
 from scipy import ndimage
 
 from ..coords import (WFC_CHIP_SHAPE, chip_to_image, cutout_slices,
@@ -29,7 +30,8 @@ from ..exceptions import AcsFlecksError, InputFileError
 from ..io import ACSImage
 
 __all__ = ['Cutout', 'Normalization', 'extract_cutout', 'normalize_cutout',
-           'parse_box', 'DEFAULT_DQ_MASK']
+           'parse_box', 'DEFAULT_DQ_MASK',
+           'cutout_header', 'output_prefix']
 
 log = logging.getLogger(__name__)
 
@@ -373,3 +375,35 @@ def normalize_cutout(sci, err, *, good=None, method='plane', threshold=0.05,
     return Normalization(image=norm, err=norm_err, background=model,
                          background_rel_err=rel, background_mask=use,
                          excess_scatter=excess, method=method)
+
+
+def cutout_header(ccdchip, origin):
+    """
+    FITS header of a cutout product: ``CCDCHIP`` and ``LTV1``/``LTV2``.
+
+    The LTV keywords follow the ACS (IRAF) convention, chip = image - LTV,
+    so DS9 and `acs_flecks.coords.image_to_chip` give chip pixels.
+
+    Parameters
+    ----------
+    ccdchip : int
+        1 (WFC1) or 2 (WFC2).
+    origin : tuple of int
+        1-indexed chip (x, y) of the cutout's [0, 0] pixel.
+
+    Returns
+    -------
+    `~astropy.io.fits.Header`
+    """
+    h = fits.Header()
+    h['CCDCHIP'] = (int(ccdchip), 'chip (1 = WFC1, 2 = WFC2)')
+    h['LTV1'] = (-(origin[0] - 1), 'chip x = image x - LTV1')
+    h['LTV2'] = (-(origin[1] - 1), 'chip y = image y - LTV2')
+    return h
+
+
+def output_prefix(fleck_id, ccdchip, x, y):
+    """File prefix of a fleck's products: its id, else ``WFC2_1521_1773``."""
+    if fleck_id:
+        return str(fleck_id)
+    return f'WFC{int(ccdchip)}_{int(round(x))}_{int(round(y))}'

@@ -36,7 +36,8 @@ from astropy.table import QTable
 from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import ACSImage
 from ..utils import atomic_output
-from .cutouts import DEFAULT_DQ_MASK, extract_cutout, normalize_cutout, parse_box
+from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+                      normalize_cutout, output_prefix, parse_box)
 from .shifts import measure_shift, weighted_mean_shift
 from .transmissivity import select_aperture
 
@@ -217,18 +218,15 @@ class EperResult:
     def write(self, outdir, *, prefix=None):
         """Write ``<prefix>_eper.ecsv`` and ``<prefix>_eper_ratio.fits``
         (one RATIO plane per pair, the BOX mask); returns kind -> path."""
-        prefix = prefix or self.fleck_id or \
-            f'WFC{self.ccdchip}_{int(round(self.x))}_{int(round(self.y))}'
+        prefix = prefix or output_prefix(self.fleck_id, self.ccdchip,
+                                         self.x, self.y)
         os.makedirs(outdir, exist_ok=True)
         paths = {}
         p = os.path.join(outdir, f'{prefix}_eper.ecsv')
         with atomic_output(p) as tmp:
             self.to_table().write(tmp, format='ascii.ecsv')
         paths['table'] = p
-        h = fits.Header()
-        h['CCDCHIP'] = self.ccdchip
-        h['LTV1'] = (-(self.origin[0] - 1), 'chip x = image x - LTV1')
-        h['LTV2'] = (-(self.origin[1] - 1), 'chip y = image y - LTV2')
+        h = cutout_header(self.ccdchip, self.origin)
         cube = np.array([m.ratio for m in self.measurements], dtype=np.float32)
         rh = h.copy()
         for i, m in enumerate(self.measurements, 1):

@@ -26,7 +26,8 @@ from scipy import ndimage
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..utils import atomic_output
-from .cutouts import DEFAULT_DQ_MASK, extract_cutout, normalize_cutout
+from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+                      normalize_cutout, output_prefix)
 from .shifts import centroid_offset, measure_shift
 from .transmissivity import select_aperture
 
@@ -115,18 +116,15 @@ class LedLampComparison:
     def write(self, outdir, *, prefix=None):
         """Write ``<prefix>_ledlamp.ecsv`` and ``<prefix>_ledlamp.fits``
         (LAMP_AP, LED_AP, DIFF, LED_BLOCK, LAMP_BLOCK); returns kind -> path."""
-        prefix = prefix or self.fleck_id or \
-            f'WFC{self.ccdchip}_{int(round(self.x))}_{int(round(self.y))}'
+        prefix = prefix or output_prefix(self.fleck_id, self.ccdchip,
+                                         self.x, self.y)
         os.makedirs(outdir, exist_ok=True)
         paths = {}
         p = os.path.join(outdir, f'{prefix}_ledlamp.ecsv')
         with atomic_output(p) as tmp:
             self.to_table().write(tmp, format='ascii.ecsv')
         paths['table'] = p
-        h = fits.Header()
-        h['CCDCHIP'] = self.ccdchip
-        h['LTV1'] = (-(self.origin[0] - 1), 'chip x = image x - LTV1')
-        h['LTV2'] = (-(self.origin[1] - 1), 'chip y = image y - LTV2')
+        h = cutout_header(self.ccdchip, self.origin)
         hdus = [fits.PrimaryHDU(header=h.copy())]
         for name, arr in (('LAMP_AP', self.lamp_aperture.astype(np.uint8)),
                           ('LED_AP', self.led_aperture.astype(np.uint8)),

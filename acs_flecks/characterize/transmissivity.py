@@ -36,8 +36,8 @@ from ..exceptions import (AcsFlecksError, ExcludedPixelsWarning,
 from ..filters import BROADBAND_FILTERS, is_broadband
 from ..io import ACSImage
 from ..utils import atomic_output
-from .cutouts import (DEFAULT_DQ_MASK, extract_cutout, normalize_cutout,
-                      parse_box)
+from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+                      normalize_cutout, output_prefix, parse_box)
 from .wavelengths import WAVELENGTH_SOURCE, effective_wavelength
 
 __all__ = ['measure_transmissivity', 'TransmissivityResult',
@@ -328,11 +328,7 @@ class TransmissivityResult:
         }
 
     def _header(self):
-        h = fits.Header()
-        h['CCDCHIP'] = (self.ccdchip, 'chip (1 = WFC1, 2 = WFC2)')
-        # IRAF convention as in ACS files: chip = image - LTV
-        h['LTV1'] = (-(self.origin[0] - 1), 'chip x = image x - LTV1')
-        h['LTV2'] = (-(self.origin[1] - 1), 'chip y = image y - LTV2')
+        h = cutout_header(self.ccdchip, self.origin)
         h['FLECK_X'] = (float(self.x), '1-indexed chip x of the fleck')
         h['FLECK_Y'] = (float(self.y), '1-indexed chip y of the fleck')
         h['APTHRESH'] = (self.aperture_threshold, 'aperture blocking threshold')
@@ -392,9 +388,7 @@ class TransmissivityResult:
     @property
     def default_prefix(self):
         """File prefix, e.g. ``fleck1`` or ``WFC2_1521_1773``."""
-        if self.fleck_id:
-            return str(self.fleck_id)
-        return f'WFC{self.ccdchip}_{int(round(self.x))}_{int(round(self.y))}'
+        return output_prefix(self.fleck_id, self.ccdchip, self.x, self.y)
 
 
 def _open(f):
