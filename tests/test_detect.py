@@ -354,7 +354,8 @@ class TestDeblend:
     @pytest.mark.parametrize('kw, match', [
         (dict(deblend_nlevels=0), 'deblend_nlevels'),
         (dict(deblend_contrast=1.5), 'deblend_contrast'),
-        (dict(deblend='yes'), 'deblend must be')])
+        (dict(deblend='yes'), 'deblend must be'),
+        (dict(deblend_min_area=0), 'deblend_min_area')])
     def test_bad_values(self, kw, match):
         with pytest.raises(AcsFlecksError, match=match):
             FindParameters(**kw)
@@ -364,3 +365,4 @@ class TestDeblend:
         assert meta['deblend'] is False
         assert meta['deblend_nlevels'] == 32
         assert meta['deblend_contrast'] == 0.005
+        assert meta['deblend_min_area'] is None

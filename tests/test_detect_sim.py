@@ -140,3 +140,30 @@ def test_population_completeness(tmp_path):
     # before the appearance nothing from the population is there
     before = find_artifacts(res.files[0]['path'])
     assert len(before) == 0
+
+
+@pytest.mark.skipif(not __import__('acs_flecks.detect.sextractor',
+                                   fromlist=['x']).sextractor_available(),
+                    reason='source-extractor is not installed')
+def test_sextractor_branch_area_reproduces_its_splits(discovery):
+    # SExtractor's deblending keeps branches of >= 3 pixels (MAXDEBAREA):
+    # with deblend_min_area=3 acs_flecks splits exactly the segments it
+    # splits (here single freckles with two bumps after the median); the
+    # default (branches of min_area pixels) keeps them whole
+    from acs_flecks.detect import find_artifacts_in_chip
+    from acs_flecks.detect.sextractor import run_sextractor
+    from acs_flecks.io import ACSImage
+
+    img = ACSImage(discovery.files[0]['path'])
+    n_split = 0
+    for ccdchip in img.chips:
+        chip = img.chip(ccdchip, arrays=('SCI', 'DQ'))
+        cat, prep = find_artifacts_in_chip(chip.sci, chip.dq,
+                                           deblend_min_area=3,
+                                           return_prepared=True)
+        sx = run_sextractor(prep.inverted - prep.background,
+                            rms_map=prep.noise, deblend=True)
+        assert len(cat) == len(sx)
+        whole = find_artifacts_in_chip(chip.sci, chip.dq)
+        n_split += len(cat) - len(whole)
+    assert n_split >= 1

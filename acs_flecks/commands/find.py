@@ -52,6 +52,10 @@ def add_arguments(parser):
                         metavar='FRAC',
                         help='minimum flux fraction of a deblended branch '
                              '(SExtractor DEBLEND_MINCONT, default 0.005)')
+    parser.add_argument('--deblend-min-area', type=int, default=None,
+                        metavar='NPIX',
+                        help='minimum pixels of a deblended branch (default: '
+                             'MIN_AREA; 3 reproduces SExtractor)')
     parser.add_argument('--chips', type=int, nargs='+', metavar='CCDCHIP',
                         help='chips to search (default: all)')
     parser.add_argument('--regions', metavar='FILE.reg',
@@ -81,7 +85,8 @@ def run(args):
                             min_area=args.min_area,
                             mask_flags=args.mask_flags,
                             deblend=args.deblend,
-                            deblend_contrast=args.deblend_contrast)
+                            deblend_contrast=args.deblend_contrast,
+                            deblend_min_area=args.deblend_min_area)
     images = [ACSImage(p) for p in args.images]
     out = check_output_path(args.output, inputs=args.images)
     if args.regions:
@@ -96,7 +101,8 @@ def run(args):
         cat = find_artifacts(img, chips=args.chips, **{
             k: getattr(params, k) for k in ('median_size', 'nsigma',
                                             'min_area', 'mask_flags',
-                                            'deblend', 'deblend_contrast')})
+                                            'deblend', 'deblend_contrast',
+                                            'deblend_min_area')})
         cat['obs_time'] = np.array([cat.meta['obs_time']] * len(cat),
                                    dtype='U23')
         if known is not None:

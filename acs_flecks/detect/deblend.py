@@ -1,47 +1,51 @@
 """
-Deblending of artifacts that touch above the detection threshold, as
-SExtractor does by default (the report ran SExtractor with its default
+Deblending of artifacts that touch above the detection threshold, with
+SExtractor's algorithm (the report ran SExtractor with its default
 ``DEBLEND_NTHRESH 32``, ``DEBLEND_MINCONT 0.005``).
 
-Without it, a small fleck next to a freckle (the report's tiny fleck at
-WFC1 (1850, 1755) lies 17 pixels from a freckle) is merged with it in some
-epochs and its centroid is pulled by several pixels.
+For every segment (SExtractor ``refine.c``, ``parcelout``):
 
-The work is done by `photutils.segmentation.deblend_sources`
-(multi-thresholding + watershed, needs scikit-image), called on the
-cut-out of each segment that *can* split -- at least ``2 x min_area``
-pixels, since every branch needs ``min_area`` pixels above its own level
--- so that a full chip costs no full-size copy or relabelling; the other
-segments are untouched.
+1. sub-thresholds ``t_k = t0 (peak / t0) ** (k / nlevels)``, k = 1 ...
+   nlevels - 1, between the segment's detection threshold ``t0`` (the
+   lowest ``nsigma x noise`` over its pixels) and its peak;
+2. at each level, the 8-connected groups of at least ``branch_area``
+   pixels above ``t_k`` form a tree (each group inside one group of the
+   level below);
+3. top down, a node with at least two children whose flux *above their
+   level* (``sum(data) - t_k x npix``) exceeds ``contrast`` x the
+   segment's flux is split; the children that pass and did not split
+   further become artifacts;
+4. the remaining pixels of the segment go to the branches by watershed
+   (scikit-image, as photutils) -- SExtractor draws them at random from
+   the branches' Gaussian profiles, so centroids of split artifacts differ
+   from SExtractor's by up to ~1.5 pixel while the splits are the same.
 
-Mapping to SExtractor
----------------------
-``nlevels`` = ``DEBLEND_NTHRESH`` (32), ``contrast`` = ``DEBLEND_MINCONT``
-(0.005), photutils' ``mode='exponential'`` = SExtractor's exponentially
-spaced thresholds, ``n_pixels`` = ``DETECT_MINAREA`` for each branch.
-Remaining differences: photutils spaces the levels between the segment's
-minimum and maximum (SExtractor: between the detection threshold and the
-peak; the segment minimum is just above the threshold); photutils tests
-the contrast on the flux of the final watershed regions (SExtractor: on
-the flux of the branch above the level where it separates); and photutils
-gives the pixels below the separation level to the branches by watershed
-(SExtractor: by the branches' fitted Gaussian profiles).  Well separated
-blends split identically; the split line and faint branches near the
-contrast limit can differ.
+Why not `photutils.segmentation.deblend_sources`: it applies the contrast
+to the flux of the whole watershed region of a branch and uses
+``n_pixels`` for branches, while SExtractor uses the flux above the split
+level and ``min(DETECT_MINAREA, 3)`` pixels (``MAXDEBAREA``).  On a
+simulated full chip with 33 segments SExtractor (with the acs_flecks noise
+map) returns 38 artifacts, this module with 3-pixel branches 38 (the same
+splits), photutils 52 (``n_pixels=3``) or 33 (``n_pixels=25``).
 
->>> from acs_flecks.detect.deblend import deblend_segments  # doctest: +SKIP
->>> segm = deblend_segments(data, segm, min_area=25)          # doctest: +SKIP
+Branch area: SExtractor's 3 pixels split single freckles whose
+median-filtered shadow has two bumps (seen in the simulations: one
+particle, two catalog entries, differently from epoch to epoch), so by
+default branches need ``min_area`` pixels, like any detection
+(``FindParameters.deblend_min_area``; 3 reproduces SExtractor).
+
+>>> from acs_flecks.detect.deblend import deblend_segments       # doctest: +SKIP
+>>> segm = deblend_segments(data, segm, noise=noise, nsigma=5)   # doctest: +SKIP
 """
 
 import logging
-import warnings
 
 import numpy as np
 
 from ..exceptions import AcsFlecksError
 
-__all__ = ['DEBLEND_NLEVELS', 'DEBLEND_CONTRAST', 'check_deblend_parameters',
-           'deblend_segments']
+__all__ = ['DEBLEND_NLEVELS', 'DEBLEND_CONTRAST', 'SEXTRACTOR_BRANCH_AREA',
+           'check_deblend_parameters', 'deblend_segments']
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,9 @@ log = logging.getLogger(__name__)
 DEBLEND_NLEVELS = 32
 #: SExtractor's default ``DEBLEND_MINCONT``.
 DEBLEND_CONTRAST = 0.005
+#: SExtractor's minimum branch area, ``min(DETECT_MINAREA, MAXDEBAREA)``
+#: with ``MAXDEBAREA = 3`` (``define.h``, ``prefs.c``).
+SEXTRACTOR_BRANCH_AREA = 3
 
 
 def check_deblend_parameters(nlevels, contrast):
@@ -70,72 +77,149 @@ def check_deblend_parameters(nlevels, contrast):
                              f'got {contrast!r}')
 
 
-def deblend_segments(data, segm, *, min_area, nlevels=DEBLEND_NLEVELS,
-            contrast=DEBLEND_CONTRAST):
+def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
+                     contrast=DEBLEND_CONTRAST,
+                     branch_area=SEXTRACTOR_BRANCH_AREA):
     """
-    Split blended segments (SExtractor-style multi-thresholding).
+    Split blended segments as SExtractor does (``refine.c``).
 
     Parameters
     ----------
     data : 2-D array
-        The image the segments were detected on (background subtracted,
-        positive inside every segment).
-    segm : `~photutils.segmentation.SegmentationImage`
+        The image the segments were detected on (background subtracted).
+    segm : `~photutils.segmentation.SegmentationImage` or `None`
         Detections (8-connected).
-    min_area : int
-        Minimum pixels of a branch (``DETECT_MINAREA``).
+    noise : 2-D array or float
+        Noise map of ``data``.
+    nsigma : float
+        Detection threshold in noise units: the lowest level of a segment
+        is the minimum of ``nsigma x noise`` over its pixels (SExtractor's
+        ``dthresh``).
     nlevels : int
-        Thresholds between a segment's minimum and maximum
-        (``DEBLEND_NTHRESH``).
+        ``DEBLEND_NTHRESH``: sub-thresholds ``t0 (peak / t0) ** (k /
+        nlevels)``, k = 1 ... nlevels - 1.
     contrast : float
-        Minimum fraction of the segment's flux for a branch to stay
-        separate (``DEBLEND_MINCONT``); 1 disables deblending.
+        ``DEBLEND_MINCONT``: a branch counts if its flux above its level
+        exceeds ``contrast`` x the segment's flux; 1 disables deblending.
+    branch_area : int
+        Minimum pixels of a branch at a sub-threshold (SExtractor:
+        ``min(DETECT_MINAREA, 3)``, the default here; `find_artifacts`
+        passes ``min_area`` unless told otherwise).
 
     Returns
     -------
-    `~photutils.segmentation.SegmentationImage`
+    `~photutils.segmentation.SegmentationImage` or `None`
         ``segm`` itself if nothing was split, else a new segmentation: a
         split segment keeps its label for its first branch, the other
         branches get new labels above ``segm.max_label``.
     """
-    from astropy.utils.exceptions import AstropyUserWarning
-    from photutils.segmentation import SegmentationImage, deblend_sources
+    from photutils.segmentation import SegmentationImage
 
     check_deblend_parameters(nlevels, contrast)
-    if segm is None or segm.n_labels == 0 or contrast >= 1:
+    if segm is None or segm.n_labels == 0 or contrast >= 1 or nlevels < 2:
         return segm
-    labels = segm.labels
-    candidates = labels[segm.areas >= 2 * min_area]
-    if len(candidates) == 0:
-        return segm
+    noise = np.broadcast_to(np.asarray(noise, np.float32), data.shape)
+    nsigma = np.float32(nsigma)
     out = None
     next_label = segm.max_label + 1
-    for label in candidates:
-        slc = segm.slices[segm.get_index(label)]
-        inside = segm.data[slc] == label
-        cut = SegmentationImage(inside.astype(np.int32))
-        with warnings.catch_warnings():
-            # "mode changed to linear" (too many markers): logged below
-            warnings.simplefilter('ignore', AstropyUserWarning)
-            res = deblend_sources(data[slc], cut, min_area,
-                                  n_levels=nlevels, contrast=contrast,
-                                  mode='exponential', connectivity=8,
-                                  relabel=True, progress_bar=False)
-        if res.n_labels < 2:
+    for label, slc, area in zip(segm.labels, segm.slices, segm.areas):
+        if area < 2 * branch_area:
             continue
-        if getattr(res, 'info', None):
-            log.debug('deblending of segment %d: %s', label, res.info)
+        inside = segm.data[slc] == label
+        parts = _split_segment(np.asarray(data[slc], np.float64), inside,
+                               float((nsigma * noise[slc][inside]).min()),
+                               nlevels, contrast, branch_area)
+        if parts is None:
+            continue
         if out is None:
             out = segm.data.copy()
         view = out[slc]
-        for k in res.labels:
-            sel = res.data == k
-            if k == res.labels[0]:
-                view[sel] = label
-            else:
-                view[sel] = next_label
-                next_label += 1
-        log.debug('segment %d split into %d', label, res.n_labels)
+        for k in range(2, int(parts.max()) + 1):
+            view[parts == k] = next_label
+            next_label += 1
+        log.debug('segment %d split into %d', label, int(parts.max()))
     if out is None:
         return segm
     return SegmentationImage(out)
+
+
+# SExtractor's multi-threshold tree, written by hand because photutils'
+# deblend_sources applies the contrast to the whole watershed region of a
+# branch (SExtractor: to its flux above the level where it separates) and
+# takes n_pixels for branches (SExtractor: min(DETECT_MINAREA, 3)): on a
+# simulated full chip photutils then splits 0 or 19 blends where SExtractor
+# splits 5 (see the module docstring).  Only the assignment of the pixels
+# below the split levels differs: watershed (as photutils) instead of
+# SExtractor's random draw from the branches' Gaussian profiles.
+def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
+    """Labels 1..n of the branches of one segment (cut-out), or None if it
+    does not split."""
+    from scipy import ndimage
+    from skimage.segmentation import watershed
+
+    vals = data[inside]
+    peak = float(vals.max())
+    if not peak > t0 or t0 <= 0:
+        return None
+    value0 = float(vals.sum()) * contrast
+    structure = np.ones((3, 3), bool)
+    levels = [np.ones(data.shape, np.int32) * inside]   # level 0: the root
+    parents = [np.zeros(1, int)]
+    passes = [np.zeros(1, bool)]
+    nobj = [1]
+    for k in range(1, nlevels):
+        t = t0 * (peak / t0) ** (k / nlevels)
+        lab, n = ndimage.label(inside & (data > t), structure=structure)
+        if n == 0:
+            break
+        flat = lab.ravel()
+        npix = np.bincount(flat, minlength=n + 1)
+        keep = npix >= branch_area
+        keep[0] = False
+        if not keep.any():
+            break
+        flux = np.bincount(flat, weights=data.ravel(), minlength=n + 1)
+        # renumber the kept components 1..m (0 elsewhere)
+        newid = np.zeros(n + 1, np.int32)
+        newid[keep] = np.arange(1, keep.sum() + 1)
+        lab = newid[lab]
+        # parent: the previous-level object holding a pixel of each one
+        first = np.zeros(n + 1, int)
+        ids, idx = np.unique(flat, return_index=True)
+        first[ids] = idx
+        prev = levels[-1].ravel()[first[keep]] - 1
+        levels.append(lab)
+        parents.append(prev)
+        passes.append(flux[keep] - t * npix[keep] > value0)
+        nobj.append(int(keep.sum()))
+    # cut the branches, top down
+    ok = [np.ones(n, bool) for n in nobj]
+    chosen = []
+    for k in range(len(levels) - 2, -1, -1):
+        sons_parent = parents[k + 1]
+        for i in range(nobj[k]):
+            sons = np.flatnonzero(sons_parent == i)
+            if len(sons) == 0:
+                continue
+            m = int(passes[k + 1][sons].sum())
+            ok[k][i] &= bool(ok[k + 1][sons].all())
+            if m > 1:
+                for j in sons:
+                    if ok[k + 1][j] and passes[k + 1][j]:
+                        chosen.append((k + 1, j + 1))
+                ok[k][i] = False
+    if ok[0][0] or len(chosen) < 2:
+        return None
+    markers = np.zeros(data.shape, np.int32)
+    for n, (k, j) in enumerate(chosen, start=1):
+        markers[levels[k] == j] = n
+    parts = watershed(-data, markers, mask=inside, connectivity=2)
+    # the branch holding the segment's peak first (keeps the label)
+    order = np.zeros(len(chosen) + 1, np.int32)
+    top = int(parts[np.unravel_index(np.argmax(np.where(inside, data,
+                                                         -np.inf)),
+                                     data.shape)])
+    rest = [n for n in range(1, len(chosen) + 1) if n != top]
+    order[top] = 1
+    order[rest] = np.arange(2, len(chosen) + 1)
+    return order[parts]

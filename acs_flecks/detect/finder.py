@@ -20,8 +20,9 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
    on a 128-pixel box grid;
 6. `photutils.segmentation.detect_sources` above ``nsigma`` x noise with at
    least ``min_area`` 8-connected pixels (as SExtractor's DETECT_THRESH and
-   DETECT_MINAREA), then deblending as SExtractor's default
-   (`~acs_flecks.detect.deblend.deblend_segments`: 32 levels, contrast 0.005);
+   DETECT_MINAREA), then deblending with SExtractor's algorithm
+   (`~acs_flecks.detect.deblend.deblend_segments`: 32 levels, contrast
+   0.005; branches of ``min_area`` pixels unless ``deblend_min_area``);
 7. `photutils.segmentation.SourceCatalog` measurements
    (`~acs_flecks.detect.catalog.measure_sources`).
 
@@ -93,6 +94,10 @@ class FindParameters:
     deblend_contrast : float
         Minimum fraction of the blend's flux for a branch to be a separate
         artifact (SExtractor ``DEBLEND_MINCONT``, 0.005).
+    deblend_min_area : int or None
+        Minimum pixels of a branch above its sub-threshold; `None` (default)
+        means ``min_area``, 3 is SExtractor's hard-coded value (see
+        `~acs_flecks.detect.deblend`).
     """
 
     median_size: int = 15
@@ -104,6 +109,7 @@ class FindParameters:
     deblend: bool = True
     deblend_nlevels: int = DEBLEND_NLEVELS
     deblend_contrast: float = DEBLEND_CONTRAST
+    deblend_min_area: int = None
 
     def __post_init__(self):
         check_median_size(self.median_size)
@@ -128,11 +134,18 @@ class FindParameters:
             raise AcsFlecksError(f'deblend must be True or False, got '
                                  f'{self.deblend!r}')
         check_deblend_parameters(self.deblend_nlevels, self.deblend_contrast)
+        if self.deblend_min_area is not None and (
+                isinstance(self.deblend_min_area, bool)
+                or not isinstance(self.deblend_min_area, (int, np.integer))
+                or self.deblend_min_area < 1):
+            raise AcsFlecksError(f'deblend_min_area must be None or an '
+                                 f'integer >= 1, got '
+                                 f'{self.deblend_min_area!r}')
 
     def as_meta(self):
         """The parameters as a plain dict (catalog metadata)."""
         def plain(v):
-            if isinstance(v, (str, bool)):
+            if v is None or isinstance(v, (str, bool)):
                 return v
             if isinstance(v, np.bool_):
                 return bool(v)
@@ -270,7 +283,8 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                            min_area=25, mask_flags=DEFAULT_MASK_FLAGS,
                            box=128, median_mode='reflect', deblend=True,
                            deblend_nlevels=DEBLEND_NLEVELS,
-                           deblend_contrast=DEBLEND_CONTRAST, ccdchip=1,
+                           deblend_contrast=DEBLEND_CONTRAST,
+                           deblend_min_area=None, ccdchip=1,
                            ltv=(0.0, 0.0), file='', path=None, threads=None,
                            return_prepared=False):
     """
@@ -284,7 +298,7 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
         Its data-quality array.
     median_size, nsigma, min_area, mask_flags, box, median_mode
         See `FindParameters`.
-    deblend, deblend_nlevels, deblend_contrast
+    deblend, deblend_nlevels, deblend_contrast, deblend_min_area
         See `FindParameters` (SExtractor's default deblending).
     ccdchip : int
         Reported in the ``ccdchip`` column.
@@ -313,7 +327,8 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                        min_area=min_area, mask_flags=mask_flags, box=box,
                        median_mode=median_mode, deblend=deblend,
                        deblend_nlevels=deblend_nlevels,
-                       deblend_contrast=deblend_contrast)
+                       deblend_contrast=deblend_contrast,
+                       deblend_min_area=deblend_min_area)
     prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
                         ccdchip=ccdchip)
     data, below, n_above = _data_and_below(prep.inverted, prep.background,
@@ -330,9 +345,12 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
             segm = detect_sources(data, 0.0, n_pixels=p.min_area,
                                   connectivity=8, mask=below)
     if p.deblend and segm is not None:
-        segm = deblend_segments(data, segm, min_area=p.min_area,
-                                nlevels=p.deblend_nlevels,
-                                contrast=p.deblend_contrast)
+        segm = deblend_segments(data, segm, noise=prep.noise,
+                                nsigma=p.nsigma, nlevels=p.deblend_nlevels,
+                                contrast=p.deblend_contrast,
+                                branch_area=(p.min_area
+                                             if p.deblend_min_area is None
+                                             else p.deblend_min_area))
     table = measure_sources(data, segm, ccdchip=ccdchip, ltv=ltv,
                             noise=prep.noise, file=file)
     log.debug('%s chip %s: %d artifact(s)', file or 'array', ccdchip,
@@ -376,7 +394,8 @@ def _kw(p):
                 min_area=p.min_area, mask_flags=p.mask_flags, box=p.box,
                 median_mode=p.median_mode, deblend=p.deblend,
                 deblend_nlevels=p.deblend_nlevels,
-                deblend_contrast=p.deblend_contrast)
+                deblend_contrast=p.deblend_contrast,
+                deblend_min_area=p.deblend_min_area)
 
 
 def _check_flashed(image):
@@ -392,7 +411,8 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
                    chips=None, mask_flags=DEFAULT_MASK_FLAGS, box=128,
                    median_mode='reflect', deblend=True,
                    deblend_nlevels=DEBLEND_NLEVELS,
-                   deblend_contrast=DEBLEND_CONTRAST, workers=None):
+                   deblend_contrast=DEBLEND_CONTRAST, deblend_min_area=None,
+                   workers=None):
     """
     Find dark artifacts (flecks, freckles) in a flashed dark (report §7).
 
@@ -423,6 +443,8 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
     deblend_contrast : float, optional
         Minimum flux fraction of a separate branch (SExtractor
         ``DEBLEND_MINCONT``), default 0.005.
+    deblend_min_area : int, optional
+        Minimum pixels of a branch (default: ``min_area``; SExtractor: 3).
     workers : int, optional
         Chips searched at once in threads (default: as many as CPUs, at
         most the number of chips); the CPUs left go to each chip's median
@@ -451,7 +473,8 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
                        min_area=min_area, mask_flags=mask_flags, box=box,
                        median_mode=median_mode, deblend=deblend,
                        deblend_nlevels=deblend_nlevels,
-                       deblend_contrast=deblend_contrast)
+                       deblend_contrast=deblend_contrast,
+                       deblend_min_area=deblend_min_area)
     img = image if isinstance(image, ACSImage) else ACSImage(image)
     chips = img.chips if chips is None else tuple(int(c) for c in chips)
     for c in chips:

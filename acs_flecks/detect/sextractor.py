@@ -7,8 +7,9 @@ on the median-filtered, inverted DKC.  To compare like with like, the
 other settings follow the photutils search: no detection filter
 (``FILTER N``: the image is already smoothed by the 15x15 median),
 SExtractor's default deblending (``DEBLEND_NTHRESH 32``,
-``DEBLEND_MINCONT 0.005``, as acs_flecks' default ``deblend=True``; with
-``deblend=False``, ``DEBLEND_MINCONT 1``, as ``find --no-deblend``), and a
+``DEBLEND_MINCONT 0.005``, as acs_flecks' ``deblend=True`` with
+``deblend_min_area=3``; with ``deblend=False``, ``DEBLEND_MINCONT 1``, as
+``find --no-deblend``), and a
 background mesh of the same size as the acs_flecks grid
 (``BACK_SIZE 128``, ``BACK_FILTERSIZE 3``).  SExtractor positions
 (``X_IMAGE``, ``Y_IMAGE``) are 1-indexed like the catalog's.
