@@ -183,3 +183,28 @@ class TestBadInput:
         lst = tmp_path / 'files.lst'
         lst.write_text(f'{a}\n# comment\n')
         assert expand_inputs('@' + str(lst)) == [str(a)]
+
+
+class TestRunCommand:
+    def test_run_config(self, discovery, tmp_path, capsys):
+        """``acs_flecks run CONFIG.cfg``: a user's TEAL configuration runs the
+        whole chain and prints what it found."""
+        sim, ref, _ = discovery
+        cfg = tmp_path / 'my.cfg'
+        assert main(['run', '--write-config', str(cfg)]) == 0
+        text = cfg.read_text()
+        lst = tmp_path / 'dkc.lst'
+        lst.write_text('\n'.join(_paths(sim, 'dkc')) + '\n')
+        flats = ','.join(p for p in _paths(sim, 'flat') if 'f658n' not in p)
+        for key, value in (('input', '@' + str(lst)), ('flats', flats),
+                           ('reference', ref), ('outdir', str(tmp_path / 'o')),
+                           ('scheduler', 'serial')):
+            text = re.sub(rf'^{key} = .*$', f'{key} = "{value}"', text,
+                          flags=re.M)
+        cfg.write_text(text)
+        capsys.readouterr()
+        assert main(['-q', 'run', str(cfg)]) == 0
+        out = capsys.readouterr().out
+        assert 'New artifacts' in out and 'PASSED' in out
+        new = fits.getdata(tmp_path / 'o' / 'ref_flecks_bpx.fits', 1)
+        assert len(new) > len(fits.getdata(ref, 1))

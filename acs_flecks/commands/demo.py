@@ -15,8 +15,6 @@ Example::
 
 import os
 
-import numpy as np
-
 NAME = 'demo'
 HELP = 'simulate the 2017 discovery and run the whole chain on it'
 
@@ -37,25 +35,17 @@ def add_arguments(parser):
                         help="Dask scheduler address ('serial' for none)")
 
 
-def _fmt(v):
-    if isinstance(v, float):
-        return 'nan' if not np.isfinite(v) else f'{v:.1f}'
-    return str(v)
-
-
 def run(args):
     from ..demo import run_demo
+    from ._summary import (print_artifact_counts, print_chain_tail,
+                           print_outputs)
 
     print(f'acs_flecks demo: simulating the 2017 discovery in {args.outdir}/ '
           '(full-frame darks take a minute)...', flush=True)
     result, comparison, timings, truth = run_demo(
         args.outdir, seed=args.seed, window=args.window,
         workers=args.workers, scheduler=args.scheduler)
-    arts = result.artifacts
-    names, counts = np.unique(np.asarray(arts['status']), return_counts=True)
-    print()
-    print(f'Artifacts found: {len(arts)} ('
-          + ', '.join(f'{c} {n}' for n, c in zip(names, counts)) + ')')
+    print_artifact_counts(result)
     print()
     print('Flecks: simulation truth vs what acs_flecks found '
           '(1-indexed chip pixels):')
@@ -72,38 +62,14 @@ def run(args):
         print('Transmissivity per filter in the master aperture, measured vs '
               'the truth in the same aperture (pull = difference / error):')
         trans.pprint_all()
-    if result.lightpath is not None:
-        print()
-        print('Flashed vs un-flashed (report §3; deficits in percent):')
-        cols = [c for c in ('artifact_id', 'ccdchip', 'x', 'y',
-                            'deficit_frac_flashed', 'deficit_frac_unflashed',
-                            'disappearance_significance', 'verdict')
-                if c in result.lightpath.colnames]
-        light = result.lightpath[cols]
-        for name in cols[2:-1]:
-            light[name].info.format = '.2f'
-        light.pprint_all()
-    if result.delivery is not None:
-        print()
-        print(f'New bad-pixel table: {result.delivery.path} '
-              f'(USEAFTER {result.useafter}, {len(result.bad_pixels)} fleck '
-              f'pixels with DQ 4, {result.delivery.table.meta.get("n_added", "?")} '
-              'rows added)')
-        cert = result.delivery.certification
-        if cert is not None:
-            print(cert.report())
-    for note in result.notes:
-        print(f'note: {note}')
+    print_chain_tail(result)
     print()
     print('Timings:')
     for stage, sec in timings.items():
         print(f'  {stage}: {sec:.1f} s')
-    print()
-    print('Outputs:')
-    for name, path in sorted(result.outputs.items()):
-        print(f'  {name:12s} {path}')
-    print(f'  {"simulation":12s} {os.path.join(args.outdir, "data")} '
-          '(manifest.ecsv, truth_artifacts.ecsv, truth_maps.fits)')
+    print_outputs(result, extra=[('simulation', os.path.join(args.outdir, 'data')
+                                  + ' (manifest.ecsv, truth_artifacts.ecsv, '
+                                  'truth_maps.fits)')])
     print()
     print(f'Open {os.path.abspath(result.report)} in a browser; the '
           "report's Figures 1-18 are indexed in "

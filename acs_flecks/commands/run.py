@@ -49,5 +49,14 @@ def run(args):
         for key, val in config_to_kwargs(cfg).items():
             print(f'{key} = {val!r}')
         return 0
-    run_task(cfg)
+    result = run_task(cfg)
+    if result is not None:
+        from ._summary import (print_artifact_counts, print_chain_tail,
+                               print_new_flecks, print_outputs)
+        print_artifact_counts(result)
+        print_new_flecks(result)
+        print_chain_tail(result)
+        print_outputs(result)
+        print()
+        print(f'Open {result.report} in a browser.')
     return 0
