@@ -366,3 +366,57 @@ class TestDeblend:
         assert meta['deblend_nlevels'] == 32
         assert meta['deblend_contrast'] == 0.005
         assert meta['deblend_min_area'] is None
+
+
+class TestFastPathIdentical:
+    """The search without full-size intermediate images (`_search_images`,
+    `_segments`) gives exactly what the documented steps give
+    (`prepare_chip`, photutils `detect_sources`)."""
+
+    @pytest.mark.parametrize('box', [64, 50])
+    def test_data_threshold_and_noise_identical(self, box):
+        from acs_flecks.detect.finder import (_data_and_below,
+                                              _search_images, prepare_chip)
+        sci, dq = make_chip(blobs=BLOBS, seed=3)
+        dq[10:14, 20:30] = 16
+        p = FindParameters(box=box, min_area=5)
+        prep = prepare_chip(sci, dq, params=p)
+        data0, below0, n0 = _data_and_below(prep.inverted, prep.background,
+                                            prep.noise, np.float32(5.0))
+        data, above, n, noise, _ = _search_images(sci, dq, p)
+        assert n == n0 > 0
+        assert np.array_equal(data, data0)
+        assert np.array_equal(above, ~below0)
+        assert np.array_equal(noise, prep.noise)
+
+    @pytest.mark.parametrize('min_area', [1, 5, 25])
+    def test_segments_equal_detect_sources(self, min_area):
+        from photutils.segmentation import detect_sources
+
+        from acs_flecks.detect.finder import _segments
+        rng = np.random.default_rng(5)
+        data = rng.normal(0, 1, (200, 260)).astype(np.float32)
+        data[50:60, 40:47] += 5
+        data[120:123, 200:230] += 5
+        above = data > 1.5
+        ref = detect_sources(data, 0.0, n_pixels=min_area, connectivity=8,
+                             mask=~above)
+        segm = _segments(above, min_area)
+        assert segm.n_labels == ref.n_labels > 1
+        assert np.array_equal(segm.data, ref.data)
+        assert np.array_equal(segm.labels, ref.labels)
+        assert _segments(np.zeros((20, 30), bool), min_area) is None
+        buf = np.full(above.shape, 7, np.int32)
+        assert np.array_equal(_segments(above, min_area, out=buf).data,
+                              ref.data)
+
+    def test_catalog_same_with_and_without_prepared(self):
+        sci, dq = make_chip(blobs=BLOBS)
+        cat = find_artifacts_in_chip(sci, dq)
+        cat2, _ = find_artifacts_in_chip(sci, dq, return_prepared=True)
+        assert len(cat) == len(BLOBS)
+        for name in cat.colnames:
+            assert np.array_equal(np.asarray(getattr(cat[name], 'value',
+                                                     cat[name])),
+                                  np.asarray(getattr(cat2[name], 'value',
+                                                     cat2[name]))), name

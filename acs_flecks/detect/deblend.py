@@ -79,7 +79,7 @@ def check_deblend_parameters(nlevels, contrast):
 
 def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
                      contrast=DEBLEND_CONTRAST,
-                     branch_area=SEXTRACTOR_BRANCH_AREA):
+                     branch_area=SEXTRACTOR_BRANCH_AREA, copy=True):
     """
     Split blended segments as SExtractor does (``refine.c``).
 
@@ -105,11 +105,15 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
         Minimum pixels of a branch at a sub-threshold (SExtractor:
         ``min(DETECT_MINAREA, 3)``, the default here; `find_artifacts`
         passes ``min_area`` unless told otherwise).
+    copy : bool
+        If `False`, split segments are relabelled in ``segm`` itself (no
+        full-size copy; `find_artifacts_in_chip` owns its segmentation).
 
     Returns
     -------
     `~photutils.segmentation.SegmentationImage` or `None`
-        ``segm`` itself if nothing was split, else a new segmentation: a
+        ``segm`` itself if nothing was split, else a new segmentation
+        (``segm``, updated, with ``copy=False``): a
         split segment keeps its label for its first branch, the other
         branches get new labels above ``segm.max_label``.
     """
@@ -132,13 +136,17 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
         if parts is None:
             continue
         if out is None:
-            out = segm.data.copy()
+            out = segm.data.copy() if copy else segm.data
         view = out[slc]
         for k in range(2, int(parts.max()) + 1):
             view[parts == k] = next_label
             next_label += 1
         log.debug('segment %d split into %d', label, int(parts.max()))
     if out is None:
+        return segm
+    if not copy:
+        # photutils' setter: new labels, cached slices/areas reset
+        segm.data = out
         return segm
     return SegmentationImage(out)
 
@@ -169,7 +177,12 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
     nobj = [1]
     for k in range(1, nlevels):
         t = t0 * (peak / t0) ** (k / nlevels)
-        lab, n = ndimage.label(inside & (data > t), structure=structure)
+        sel = inside & (data > t)
+        if np.count_nonzero(sel) < 2 * branch_area:
+            # at most one branch here and above: no node can split any
+            # more (this and the higher levels change nothing)
+            break
+        lab, n = ndimage.label(sel, structure=structure)
         if n == 0:
             break
         flat = lab.ravel()

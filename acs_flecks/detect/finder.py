@@ -18,17 +18,22 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
    multiplied by 100: artifacts become positive deficits in percent;
 5. background (median) and noise (MAD, 3x3-smoothed grid) of that image
    on a 128-pixel box grid;
-6. `photutils.segmentation.detect_sources` above ``nsigma`` x noise with at
-   least ``min_area`` 8-connected pixels (as SExtractor's DETECT_THRESH and
-   DETECT_MINAREA), then deblending with SExtractor's algorithm
+6. the segments of `photutils.segmentation.detect_sources` above
+   ``nsigma`` x noise with at least ``min_area`` 8-connected pixels (as
+   SExtractor's DETECT_THRESH and DETECT_MINAREA; computed by `_segments`
+   on the few pixels above the threshold, identical), then deblending
+   with SExtractor's algorithm
    (`~acs_flecks.detect.deblend.deblend_segments`: 32 levels, contrast
    0.005; branches of ``min_area`` pixels unless ``deblend_min_area``);
 7. `photutils.segmentation.SourceCatalog` measurements
    (`~acs_flecks.detect.catalog.measure_sources`).
 
-Both chips are searched at once in threads (the numba kernels and most
-numpy work release the GIL); with fewer chips than CPUs, the median filter
-of a chip also runs in bands of rows on several threads.
+`find_artifacts_in_chip` does not build the full-size inverted and
+background images (`prepare_chip` does, for figures and SExtractor):
+see `_search_images`.  Both chips are searched at once in threads (the
+numba kernels and most numpy work release the GIL); with fewer chips
+than CPUs, the median filter of a chip also runs in bands of rows on
+several threads.
 `find_chip` takes (path, ccdchip, params) and is what a Dask worker runs.
 
 >>> from acs_flecks.detect import find_artifacts            # doctest: +SKIP
@@ -52,7 +57,8 @@ from .catalog import measure_sources, stack_catalogs
 from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
                       check_deblend_parameters, deblend_segments)
 from .medfilt import check_median_size, fill_and_pad, median_of_padded
-from .normalize import background_and_noise, smooth_background
+from .normalize import (background_and_noise, background_noise_grids,
+                        expand_grid, expand_taps, smooth_background)
 
 __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
            'prepare_chip', 'find_artifacts_in_chip', 'find_chip',
@@ -208,6 +214,19 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
         All pixels masked, or no positive illumination level.
     """
     p = _params(params)
+    filtered, level, mask = _filtered_and_level(
+        sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
+        return_mask=True)
+    inverted = _deficit(filtered, level)
+    background, noise = background_and_noise(inverted, box=p.box)
+    np.maximum(noise, _noise_floor(noise), out=noise)
+    return PreparedChip(filtered, level, inverted, background, noise, mask)
+
+
+def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
+                        ccdchip=None, return_mask=False, keep_padded=False):
+    """Steps 1-3: the median-filtered chip and its smooth level (and the
+    mask, or the padded input of the median, free for reuse)."""
     where = '' if ccdchip is None else f'chip CCDCHIP={ccdchip}: '
     sci = np.asarray(sci, dtype=np.float32)
     if sci.ndim != 2:
@@ -232,21 +251,77 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
             f'{where}every pixel is masked (DQ & {p.mask_flags} or not '
             'finite): nothing to search', path=path)
     med_level = float(np.nanmedian(level[::16, ::16]))
+    min_level = level.min()
     if not np.isfinite(med_level) or med_level <= 0 or \
-            not np.isfinite(level.min()) or level.min() <= 0:
+            not np.isfinite(min_level) or min_level <= 0:
         raise AcsFlecksError(
             f'{where}no positive illumination level (median level '
             f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
             path=path)
     filtered = median_of_padded(padded, size=p.median_size, threads=threads)
+    if keep_padded:
+        return filtered, level, padded
     del padded
-    inverted = _deficit(filtered, level)
-    background, noise = background_and_noise(inverted, box=p.box)
-    # a perfectly flat (noise-free) box would give a zero threshold
-    floor = np.float32(max(float(np.median(noise[::16, ::16])) * 1e-3,
-                           1e-6))
-    np.maximum(noise, floor, out=noise)
-    return PreparedChip(filtered, level, inverted, background, noise, mask)
+    if return_mask:
+        return filtered, level, mask
+    return filtered, level
+
+
+def _noise_floor(noise):
+    """A perfectly flat (noise-free) box would give a zero threshold."""
+    return np.float32(max(float(np.median(noise[::16, ::16])) * 1e-3, 1e-6))
+
+
+def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
+    """
+    Steps 1-5 and the thresholding without the full-size ``inverted`` and
+    ``background`` images of `prepare_chip` (what `find_artifacts_in_chip`
+    needs; the same values, pixel for pixel).
+
+    The background and noise grids only sample every 4th pixel of the
+    inverted image, so the inverted image is computed on those samples
+    only; the background is interpolated on the fly in the fused loop
+    `_data_and_above` (fewer full-chip passes and page faults).
+
+    Returns
+    -------
+    data : float32 array
+        ``inverted - background``.
+    above : bool array
+        ``data > nsigma x noise`` (float32 comparison, as photutils).
+    n_above : int
+    noise : float32 array
+        The noise map (with its floor).
+    spare : int32 array or None
+        A full-size buffer free for reuse (the level's memory).
+    """
+    if p.box % 4:
+        prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
+                            ccdchip=ccdchip)
+        data = prep.inverted - prep.background
+        above = data > np.float32(p.nsigma) * prep.noise
+        return data, above, int(np.count_nonzero(above)), prep.noise, None
+    filtered, level, padded = _filtered_and_level(
+        sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
+        keep_padded=True)
+    sub = _deficit(filtered[::4, ::4], level[::4, ::4])
+    bkg_grid, rms_grid = background_noise_grids(sub, box=p.box // 4, step=1)
+    del sub
+    # the noise map goes into the memory of the median's (used) input
+    ny, nx = filtered.shape
+    noise = expand_grid(rms_grid, filtered.shape, box=p.box,
+                        extrapolate=False, out=padded[:ny, :nx])
+    del padded
+    np.maximum(noise, _noise_floor(noise), out=noise)
+    rows, i0, w0, w1 = expand_taps(bkg_grid, filtered.shape, box=p.box,
+                                   extrapolate=False)
+    # written over the filtered image (each pixel read before it is
+    # replaced): one full-chip allocation less
+    data, above, n_above = _data_and_above(filtered, level, rows, i0, w0,
+                                           w1, noise, np.float32(p.nsigma),
+                                           filtered)
+    # the level is not needed any more: its memory takes the labels
+    return data, above, n_above, noise, level.view(np.int32)
 
 
 # Fused one-pass loops (numba): the numpy equivalents need several
@@ -260,6 +335,33 @@ def _deficit(filtered, level):
             out[r, c] = np.float32(100) * (
                 np.float32(1) - filtered[r, c] / level[r, c])
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _data_and_above(filtered, level, rows, i0, w0, w1, noise, nsigma,
+                    data):
+    """``data = 100 x (1 - filtered / level) - background`` with the
+    background interpolated on the fly (`expand_taps`: the same float32
+    operations as `_deficit` and `expand_grid`), and where ``data >
+    nsigma x noise``, in one pass.  ``data`` (output) may be
+    ``filtered``."""
+    above = np.empty(filtered.shape, np.bool_)
+    n = 0
+    for r in range(data.shape[0]):
+        a = rows[i0[r]]
+        b = rows[i0[r] + 1]
+        wa = w0[r]
+        wb = w1[r]
+        for c in range(data.shape[1]):
+            inv = np.float32(100) * (
+                np.float32(1) - filtered[r, c] / level[r, c])
+            bkg = wa * a[c] + wb * b[c]
+            d = inv - bkg
+            data[r, c] = d
+            t = d > nsigma * noise[r, c]
+            above[r, c] = t
+            n += t
+    return data, above, n
 
 
 @numba.njit(cache=True, nogil=True)
@@ -277,6 +379,50 @@ def _data_and_below(inverted, background, noise, nsigma):
             below[r, c] = b
             n += not b
     return data, below, n
+
+
+def _segments(above, min_area, out=None):
+    """
+    The segmentation of `photutils.segmentation.detect_sources` (8-connected
+    groups of at least ``min_area`` pixels of ``above``, labelled 1 ... n
+    in raster order of their first pixel), or `None`.
+
+    Written out because ``detect_sources(data, 0.0, mask=~above)`` makes
+    four more full-chip passes (comparison, inverse mask, two counts), a
+    `scipy.ndimage.find_objects` and a full-chip gather to relabel, while
+    only a few thousand pixels of a chip are above the threshold: here
+    the same `scipy.ndimage.label` call as photutils, then sizes and new
+    labels on the labelled pixels only (0.03 s instead of 0.11-0.2 s on
+    a 2048x4096 chip).  The result is still a photutils
+    `~photutils.segmentation.SegmentationImage` (tests check it equals
+    ``detect_sources``).  ``out``: optional C-contiguous int32 buffer of
+    ``above``'s shape for the labels (fewer fresh full-chip pages).
+    """
+    from photutils.segmentation import SegmentationImage
+    from scipy import ndimage
+
+    structure = np.ones((3, 3), bool)
+    if out is None:
+        labels, n = ndimage.label(above, structure=structure)
+    else:
+        labels = out
+        n = ndimage.label(above, structure=structure, output=labels)
+    if n == 0:
+        return None
+    # the few labelled pixels only: sizes, then consecutive labels for the
+    # groups of at least min_area pixels (same order), 0 for the others
+    where = np.flatnonzero(above)
+    flat = labels.reshape(-1)
+    old = flat[where]
+    npix = np.bincount(old, minlength=n + 1)
+    keep = npix >= min_area
+    keep[0] = False
+    if not keep.any():
+        return None
+    new = np.zeros(n + 1, labels.dtype)
+    new[keep] = np.arange(1, np.count_nonzero(keep) + 1)
+    flat[where] = new[old]
+    return SegmentationImage(labels)
 
 
 def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
@@ -329,30 +475,39 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
                        deblend_nlevels=deblend_nlevels,
                        deblend_contrast=deblend_contrast,
                        deblend_min_area=deblend_min_area)
-    prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
-                        ccdchip=ccdchip)
-    data, below, n_above = _data_and_below(prep.inverted, prep.background,
-                                           prep.noise, np.float32(p.nsigma))
+    if return_prepared:
+        prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
+                            ccdchip=ccdchip)
+        data, below, n_above = _data_and_below(
+            prep.inverted, prep.background, prep.noise, np.float32(p.nsigma))
+        noise = prep.noise
+    else:
+        data, above, n_above, noise, spare = _search_images(
+            sci, dq, p, threads=threads, path=path, ccdchip=ccdchip)
     segm = None
-    with warnings.catch_warnings():
-        # "no sources found" is a normal result here (a clean chip)
-        warnings.simplefilter('ignore', NoDetectionsWarning)
-        # the pixels above nsigma x noise, given as the unmasked ones
-        # (threshold 0: every one of them is > 0): the same segments as
-        # detect_sources(data, nsigma * noise) without a full-size
-        # threshold image
-        if n_above:
-            segm = detect_sources(data, 0.0, n_pixels=p.min_area,
-                                  connectivity=8, mask=below)
+    if return_prepared:
+        with warnings.catch_warnings():
+            # "no sources found" is a normal result here (a clean chip)
+            warnings.simplefilter('ignore', NoDetectionsWarning)
+            # the pixels above nsigma x noise, given as the unmasked ones
+            # (threshold 0: every one of them is > 0): the same segments
+            # as detect_sources(data, nsigma * noise) without a full-size
+            # threshold image
+            if n_above:
+                segm = detect_sources(data, 0.0, n_pixels=p.min_area,
+                                      connectivity=8, mask=below)
+    elif n_above:
+        segm = _segments(above, p.min_area, out=spare)
     if p.deblend and segm is not None:
-        segm = deblend_segments(data, segm, noise=prep.noise,
+        segm = deblend_segments(data, segm, noise=noise,
                                 nsigma=p.nsigma, nlevels=p.deblend_nlevels,
                                 contrast=p.deblend_contrast,
                                 branch_area=(p.min_area
                                              if p.deblend_min_area is None
-                                             else p.deblend_min_area))
+                                             else p.deblend_min_area),
+                                copy=False)
     table = measure_sources(data, segm, ccdchip=ccdchip, ltv=ltv,
-                            noise=prep.noise, file=file)
+                            noise=noise, file=file)
     log.debug('%s chip %s: %d artifact(s)', file or 'array', ccdchip,
               len(table))
     if return_prepared:

@@ -40,8 +40,9 @@ import numba
 import numpy as np
 from scipy import ndimage
 
-__all__ = ['box_statistics', 'expand_grid', 'smooth_background',
-           'background_and_noise']
+__all__ = ['box_statistics', 'expand_grid', 'expand_taps',
+           'smooth_background', 'background_and_noise',
+           'background_noise_grids']
 
 
 def box_statistics(image, *, box=128, mask=None, step=4,
@@ -69,6 +70,19 @@ def box_statistics(image, *, box=128, mask=None, step=4,
         Grid ``(ceil(ny / box), ceil(nx / box))``; NaN where a box has no
         unmasked pixel.
     """
+    if statistic not in ('median', 'mad_std', 'clipped_std'):
+        raise ValueError(f'unknown statistic {statistic!r}')
+    blocks, med = _blocks_and_median(image, box, mask, step)
+    if statistic == 'median':
+        return med
+    if statistic == 'mad_std':
+        return 1.4826 * _sorted_nanmedian(np.abs(blocks - med[..., None]))
+    return _clipped_std(blocks, med)
+
+
+def _blocks_and_median(image, box, mask, step):
+    """The sampled pixels of each box, ``(nby, nbx, n)`` (NaN-padded), and
+    their median."""
     ny, nx = image.shape
     nby, nbx = -(-ny // box), -(-nx // box)
     if box % step:
@@ -82,31 +96,26 @@ def box_statistics(image, *, box=128, mask=None, step=4,
     full[:sub.shape[0], :sub.shape[1]] = sub
     blocks = full.reshape(nby, sbox, nbx, sbox).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(nby, nbx, sbox * sbox)
-    med = _sorted_nanmedian(blocks)
-    if statistic == 'median':
-        return med
-    if statistic == 'mad_std':
-        return 1.4826 * _sorted_nanmedian(np.abs(blocks - med[..., None]))
-    if statistic == 'clipped_std':
-        return _clipped_std(blocks, med)
-    raise ValueError(f'unknown statistic {statistic!r}')
+    return blocks, _sorted_nanmedian(blocks)
 
 
 def _clipped_std(blocks, med, *, nsigma=3.0, iters=10):
     """Standard deviation over the last axis after iterative clipping at
     ``nsigma`` around the median (NaN ignored)."""
     vals = blocks.astype(np.float64)
-    good = np.isfinite(vals)
-    centre = med[..., None]
+    finite = np.isfinite(vals)
+    good = finite
+    # the deviations do not change between iterations
+    dev = vals - med[..., None]
+    absdev = np.abs(dev)
     std = None
     for _ in range(iters):
         n = good.sum(axis=-1)
-        x = np.where(good, vals - centre, 0.0)
+        x = np.where(good, dev, 0.0)
         with np.errstate(invalid='ignore', divide='ignore'):
             mean = x.sum(axis=-1) / n
             new = np.sqrt((x ** 2).sum(axis=-1) / n - mean ** 2)
-        keep = np.isfinite(vals) & (np.abs(vals - centre)
-                                    <= nsigma * new[..., None])
+        keep = finite & (absdev <= nsigma * new[..., None])
         if std is not None and np.array_equal(keep, good):
             break
         good, std = keep, new
@@ -165,7 +174,7 @@ def _interp_taps(n, box, nb, extrapolate=True):
     return i0, (1 - w1).astype(np.float32), w1.astype(np.float32)
 
 
-def expand_grid(grid, shape, *, box, extrapolate=True):
+def expand_grid(grid, shape, *, box, extrapolate=True, out=None):
     """
     Linear interpolation of a box grid to a full image.
 
@@ -174,7 +183,20 @@ def expand_grid(grid, shape, *, box, extrapolate=True):
     (a gradient continues to the chip edge), or, with
     ``extrapolate=False``, the outer values are held constant.
     Separable: along x on the grid rows, then two taps along y.
+    ``out``: optional float32 array of ``shape`` (may be a view) to fill.
     """
+    rows, yi0, yw0, yw1 = expand_taps(grid, shape, box=box,
+                                      extrapolate=extrapolate)
+    if out is None:
+        out = np.empty(shape, np.float32)
+    return _two_tap_rows(rows, yi0, yw0, yw1, out)
+
+
+def expand_taps(grid, shape, *, box, extrapolate=True):
+    """The grid interpolated along x (float32 rows) and the taps along y
+    (``i0, w0, w1``) of `expand_grid`: pixel ``[r, c]`` of the full image
+    is ``w0[r] * rows[i0[r], c] + w1[r] * rows[i0[r] + 1, c]`` (float32),
+    so a fused loop can evaluate it without the full-size image."""
     grid = np.asarray(grid, dtype=np.float64)
     nby, nbx = grid.shape
     xi0, xw0, xw1 = _interp_taps(shape[1], box, nbx, extrapolate)
@@ -186,8 +208,7 @@ def expand_grid(grid, shape, *, box, extrapolate=True):
     yi0, yw0, yw1 = _interp_taps(shape[0], box, nby, extrapolate)
     if nby == 1:
         rows = np.concatenate([rows, rows])
-    return _two_tap_rows(rows, yi0, yw0, yw1,
-                         np.empty(shape, np.float32))
+    return rows, yi0, yw0, yw1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -250,9 +271,31 @@ def background_and_noise(image, *, box=128, mask=None, step=4):
     -------
     background, noise : `~numpy.ndarray` (float32)
     """
-    med = box_statistics(image, box=box, mask=mask, step=step)
-    rms = box_statistics(image, box=box, mask=mask, step=step,
-                         statistic='clipped_std')
+    bkg_grid, rms_grid = background_noise_grids(image, box=box, mask=mask,
+                                                step=step)
+    # held constant beyond the outer box centres: an extrapolated noise
+    # could fall towards zero at the chip edges
+    return (expand_grid(bkg_grid, image.shape, box=box, extrapolate=False),
+            expand_grid(rms_grid, image.shape, box=box, extrapolate=False))
+
+
+def background_noise_grids(image, *, box=128, mask=None, step=4):
+    """
+    The box grids of `background_and_noise` (filled, the noise smoothed),
+    before their interpolation to full resolution (`expand_grid` with
+    ``extrapolate=False``).
+
+    ``image`` may be given already sampled: ``image[::step, ::step]``
+    with ``box // step`` and ``step=1`` gives the same grids (when
+    ``box % step == 0``).
+
+    Returns
+    -------
+    bkg_grid, rms_grid : `~numpy.ndarray` (float64)
+    """
+    # the boxes are sorted once for both statistics
+    blocks, med = _blocks_and_median(image, box, mask, step)
+    rms = _clipped_std(blocks, med)
     bkg_grid = _fill_and_smooth(med)
     # the noise varies only with the illumination: a 3x3 median over the
     # grid (as SExtractor's BACK_FILTERSIZE 3) steadies boxes with few
@@ -260,7 +303,4 @@ def background_and_noise(image, *, box=128, mask=None, step=4):
     rms_grid = _fill_and_smooth(rms)
     if rms_grid.size > 1 and np.isfinite(rms_grid).all():
         rms_grid = ndimage.median_filter(rms_grid, size=3, mode='nearest')
-    # held constant beyond the outer box centres: an extrapolated noise
-    # could fall towards zero at the chip edges
-    return (expand_grid(bkg_grid, image.shape, box=box, extrapolate=False),
-            expand_grid(rms_grid, image.shape, box=box, extrapolate=False))
+    return bkg_grid, rms_grid
