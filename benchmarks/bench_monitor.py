@@ -108,7 +108,7 @@ def main(argv=None):
                          truth['y'].value - r['y'].value)
             d[np.asarray(truth['ccdchip']) != r['ccdchip']] = np.inf
             k = int(np.argmin(d))
-            name = truth['id'][k] if d[k] < 3 else '(no truth match!)'
+            name = truth['id'][k] if d[k] < 5 else '(no truth match!)'
             print(f'  new: {name} WFC{r["ccdchip"]} ({r["x"].value:.1f}, '
                   f'{r["y"].value:.1f}) between {r["last_seen_absent"]} and '
                   f'{r["first_seen"]}')
