@@ -34,6 +34,7 @@ from astropy.time import Time
 from .exceptions import AcsFlecksError, InputFileError
 from .filters import is_broadband
 from .io import ACSImage
+from .utils import check_output_path, write_ecsv
 
 __all__ = ['run_pipeline', 'ChainResult', 'expand_inputs']
 
@@ -262,7 +263,6 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
             root = pathlib.Path(ref_path).name.split('_bpx')[0].split('.')[0]
             output = os.path.join(outdir, f'{root}_flecks_bpx.fits')
         output = os.fspath(output)
-        from .utils import check_output_path
         check_output_path(output, inputs=[ref_path, *files, *flat_files],
                           overwrite=overwrite)
         # a reference for another detector, or with rows CALACS would
@@ -289,9 +289,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     new = artifacts[np.asarray(artifacts['status']) == 'new']
     log.info('%d artifact(s), %d new', len(artifacts), len(new))
     new_path = os.path.join(outdir, 'new_flecks.ecsv')
-    from .utils import atomic_output
-    with atomic_output(new_path) as tmp:
-        QTable(new).write(tmp, format='ascii.ecsv')
+    write_ecsv(QTable(new), new_path)
     outputs['new_flecks'] = new_path
 
     origin = None
@@ -375,8 +373,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                 radius=radii.get(_fleck_name(row[0]))))
         light = vstack(parts) if len(parts) > 1 else parts[0]
         path = os.path.join(outdir, 'lightpath.ecsv')
-        with atomic_output(path) as tmp:
-            light.write(tmp, format='ascii.ecsv')
+        write_ecsv(light, path)
         outputs['lightpath'] = path
     elif len(new):
         notes.append('no un-flashed darks given: flashed vs un-flashed test '
@@ -396,8 +393,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
         bad = bad[np.sort(first_index)]
     if len(bad):
         path = os.path.join(outdir, 'bad_pixels.ecsv')
-        with atomic_output(path) as tmp:
-            bad.write(tmp, format='ascii.ecsv')
+        write_ecsv(bad, path)
         outputs['bad_pixels'] = path
 
     # §8: the new table.

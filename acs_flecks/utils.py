@@ -12,7 +12,7 @@ import tempfile
 
 from .exceptions import AcsFlecksError
 
-__all__ = ['atomic_output', 'check_output_path']
+__all__ = ['atomic_output', 'check_output_path', 'write_ecsv']
 
 
 def check_output_path(path, *, inputs=(), overwrite=True):
@@ -72,3 +72,24 @@ def atomic_output(path, *, suffix=None):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_ecsv(table, path):
+    """
+    Write an astropy table as ECSV, atomically (see `atomic_output`).
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table` or `~astropy.table.QTable`
+        The table (units and metadata are kept).
+    path : str or path-like
+        The output file.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    with atomic_output(path) as tmp:
+        table.write(tmp, format='ascii.ecsv')
+    return os.fspath(path)

@@ -35,7 +35,7 @@ from astropy.table import QTable
 
 from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import ACSImage
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
 from .shifts import measure_shift, weighted_mean_shift
@@ -223,8 +223,7 @@ class EperResult:
         os.makedirs(outdir, exist_ok=True)
         paths = {}
         p = os.path.join(outdir, f'{prefix}_eper.ecsv')
-        with atomic_output(p) as tmp:
-            self.to_table().write(tmp, format='ascii.ecsv')
+        write_ecsv(self.to_table(), p)
         paths['table'] = p
         h = cutout_header(self.ccdchip, self.origin)
         cube = np.array([m.ratio for m in self.measurements], dtype=np.float32)

@@ -14,7 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
-from ..utils import atomic_output
+from ..utils import write_ecsv
 from .badpix import bad_pixels
 from .eper import eper_ratio, pair_eper
 from .ledlamp import compare_led_lamp
@@ -159,8 +159,7 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
         prefix = res.default_prefix
         ch.files.update(res.write(outdir, prefix=prefix))
         p = os.path.join(outdir, f'{prefix}_badpix.ecsv')
-        with atomic_output(p) as tmp:
-            bad.write(tmp, format='ascii.ecsv')
+        write_ecsv(bad, p)
         ch.files['badpix'] = p
         for kind, obj in (('ledlamp', ch.ledlamp), ('eper', ch.eper),
                           ('shadow', ch.shadow)):

@@ -25,7 +25,7 @@ from astropy.table import QTable
 from scipy import ndimage
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix)
 from .shifts import centroid_offset, measure_shift
@@ -121,8 +121,7 @@ class LedLampComparison:
         os.makedirs(outdir, exist_ok=True)
         paths = {}
         p = os.path.join(outdir, f'{prefix}_ledlamp.ecsv')
-        with atomic_output(p) as tmp:
-            self.to_table().write(tmp, format='ascii.ecsv')
+        write_ecsv(self.to_table(), p)
         paths['table'] = p
         h = cutout_header(self.ccdchip, self.origin)
         hdus = [fits.PrimaryHDU(header=h.copy())]

@@ -27,7 +27,7 @@ from astropy.time import Time
 
 from ..exceptions import AcsFlecksError
 from ..io import ACSImage
-from ..utils import atomic_output
+from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout
 from .ledlamp import DARK_DQ_MASK, compare_led_lamp
 from .shifts import transform_image
@@ -178,8 +178,7 @@ class ShadowSeries:
         p = os.path.join(outdir, f'{prefix}_shadow.ecsv')
         t = self.table.copy()
         t['time'] = t['time'].isot
-        with atomic_output(p) as tmp:
-            t.write(tmp, format='ascii.ecsv')
+        write_ecsv(t, p)
         return {'table': p}
 
 

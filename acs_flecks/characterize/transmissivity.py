@@ -35,7 +35,7 @@ from ..exceptions import (AcsFlecksError, ExcludedPixelsWarning,
                           InputFileError, SkippedFileWarning)
 from ..filters import BROADBAND_FILTERS, is_broadband
 from ..io import ACSImage
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
 from .wavelengths import WAVELENGTH_SOURCE, effective_wavelength
@@ -355,8 +355,7 @@ class TransmissivityResult:
         paths = {}
         table = self.to_table()
         p = os.path.join(outdir, f'{prefix}_transmissivity.ecsv')
-        with atomic_output(p) as tmp:
-            table.write(tmp, format='ascii.ecsv')
+        write_ecsv(table, p)
         paths['table'] = p
         hdr = self._header()
         hdus = [fits.PrimaryHDU(header=hdr.copy()),

@@ -47,7 +47,7 @@ def add_arguments(parser):
 
 def run(args):
     from ..monitor.lightpath import lightpath_test
-    from ..utils import atomic_output
+    from ..utils import write_ecsv
     if args.catalog and (args.x or args.y or args.ccdchip):
         raise AcsFlecksError('give either --catalog or --ccdchip/--x/--y')
     if args.catalog:
@@ -78,8 +78,7 @@ def run(args):
             show[c].info.format = '.2f'
     show.pprint_all()
     if args.output:
-        with atomic_output(args.output) as tmp:
-            table.write(tmp, format='ascii.ecsv')
+        write_ecsv(table, args.output)
         print(f'wrote {args.output}')
     sys.stdout.flush()
     return 0

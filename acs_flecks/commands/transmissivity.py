@@ -22,7 +22,7 @@ from ..characterize import (COMBINE_RULES, bad_pixels, measure_transmissivity,
                             parse_box)
 from ..characterize.fleck import FleckCharacterization, write_figures
 from ..exceptions import AcsFlecksError
-from ..utils import atomic_output
+from ..utils import write_ecsv
 
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
@@ -86,8 +86,7 @@ def run(args):
     prefix = res.default_prefix
     files = res.write(args.outdir, prefix=prefix)
     p = os.path.join(args.outdir, f'{prefix}_badpix.ecsv')
-    with atomic_output(p) as tmp:
-        bad.write(tmp, format='ascii.ecsv')
+    write_ecsv(bad, p)
     files['badpix'] = p
     if not args.no_figures:
         before = None

@@ -21,7 +21,7 @@ from astropy.table import QTable, vstack
 
 from ..coords import chip_name, chip_to_image, image_to_chip, index_to_pixel
 from ..exceptions import AcsFlecksError
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 
 __all__ = ['CATALOG_COLUMNS', 'measure_sources', 'empty_catalog',
            'stack_catalogs', 'write_catalog', 'read_catalog',
@@ -159,8 +159,7 @@ def write_catalog(table, path, *, overwrite=True):
     path = os.fspath(path)
     if not overwrite and os.path.exists(path):
         raise AcsFlecksError('catalog exists (overwrite=False)', path=path)
-    with atomic_output(path) as tmp:
-        table.write(tmp, format='ascii.ecsv')
+    write_ecsv(table, path)
     return path
 
 

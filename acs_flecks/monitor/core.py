@@ -254,9 +254,8 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
             artifacts = database.artifacts()
         artifacts.meta['summary'] = summary
         if output is not None:
-            from ..utils import atomic_output
-            with atomic_output(output) as tmp:
-                artifacts.write(tmp, format='ascii.ecsv')
+            from ..utils import write_ecsv
+            write_ecsv(artifacts, output)
         log.info('%d epoch(s) added, %d already present, %d skipped; '
                  '%d artifact(s): %s', len(summary['added']),
                  len(summary['already_present']), len(summary['skipped']),

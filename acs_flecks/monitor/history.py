@@ -42,7 +42,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..exceptions import AcsFlecksError, HistoryDatabaseError
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 from .classify import (ARTIFACT_COLUMNS, DEFAULT_CHANGE_NSIGMA,
                        artifacts_from_rows, classify_history)
 from .crossmatch import DEFAULT_TOLERANCE
@@ -633,8 +633,7 @@ class HistoryDatabase:
     def export_detections(self, path):
         """Write every stored detection (with its artifact id) to ECSV."""
         table = self.detections()
-        with atomic_output(path) as tmp:
-            table.write(tmp, format='ascii.ecsv')
+        write_ecsv(table, path)
         return table
 
 

@@ -12,7 +12,7 @@ from astropy.time import Time
 
 from ..coords import WFC_CHIP_SHAPE
 from ..exceptions import AcsFlecksError
-from ..utils import atomic_output
+from ..utils import write_ecsv
 from .detector import Detector, Region
 from .files import write_acs_file
 from .images import SHORT_DARKTIME, render_chip
@@ -264,8 +264,7 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
     files.meta.update({'scenario': sc.name, 'seed': seed,
                        'window': window or 0, 'epochs': sc.epochs})
     manifest = os.path.join(outdir, 'manifest.ecsv')
-    with atomic_output(manifest) as tmp:
-        files.write(tmp, format='ascii.ecsv')
+    write_ecsv(files, manifest)
     truth_paths = truth.write(outdir)
     log.info('wrote %d %s file(s), the manifest and the truth in %s',
              len(files), sc.name, outdir)

@@ -16,7 +16,7 @@ from astropy.table import QTable
 
 from ..exceptions import AcsFlecksError
 from ..filters import BROADBAND_FILTERS
-from ..utils import atomic_output
+from ..utils import atomic_output, write_ecsv
 from .artifacts import opacity_scale
 
 __all__ = ['SimulationTruth', 'SimulationResult', 'MAP_FILTERS']
@@ -192,8 +192,7 @@ class SimulationTruth:
         """Write ``truth_artifacts.ecsv`` and ``truth_maps.fits`` in
         ``outdir``; return their paths."""
         tpath = os.path.join(outdir, 'truth_artifacts.ecsv')
-        with atomic_output(tpath) as tmp:
-            self.artifacts.write(tmp, format='ascii.ecsv')
+        write_ecsv(self.artifacts, tpath)
         mpath = os.path.join(outdir, 'truth_maps.fits')
         hdus = [fits.PrimaryHDU()]
         hdus[0].header['COMMENT'] = (
