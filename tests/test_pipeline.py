@@ -208,3 +208,31 @@ class TestRunCommand:
         assert 'New artifacts' in out and 'PASSED' in out
         new = fits.getdata(tmp_path / 'o' / 'ref_flecks_bpx.fits', 1)
         assert len(new) > len(fits.getdata(ref, 1))
+
+
+class TestDemoCommand:
+    def test_demo_windowed(self, tmp_path, capsys, monkeypatch):
+        """``acs_flecks demo`` (windowed, serial: the same chain as the
+        full-frame default) finds the two flecks in the windows, writes a
+        certified table, the report and the figures, and says where."""
+        monkeypatch.delenv('jref', raising=False)
+        out = tmp_path / 'demo'
+        status = main(['-q', 'demo', str(out), '--window', '160',
+                       '--scheduler', 'serial'])
+        assert status == 0
+        captured = capsys.readouterr()
+        text = captured.out
+        # the narrowband flat is skipped with a one-line warning (§6.1)
+        assert 'F658N' in captured.err and 'Traceback' not in captured.err
+        assert 'PASSED' in text
+        block = text.split('Flecks: simulation truth')[1].split('\n\n')[0]
+        status_of = {ln.split()[0]: ln for ln in block.splitlines()
+                     if ln.startswith('fleck')}
+        for fleck in ('fleck1', 'fleck2'):
+            assert ' new ' in status_of[fleck]
+            assert '2017-04-04 2017-05-05' in status_of[fleck]
+        for name in ('report.html', 'artifacts.ecsv', 'bad_pixels.ecsv',
+                     'report_figures/figures.html'):
+            assert (out / 'results' / name).exists(), name
+        assert str(out / 'results' / 'report.html') in text.replace(
+            str(out.resolve()), str(out))
