@@ -28,7 +28,7 @@ from astropy.time import Time
 from ..exceptions import AcsFlecksError
 from ..io import ACSImage
 from ..utils import write_ecsv
-from .cutouts import extract_cutout, normalize_cutout
+from .cutouts import extract_cutout, normalize_cutout, output_prefix
 from .ledlamp import DARK_DQ_MASK, compare_led_lamp
 from .shifts import transform_image
 from .transmissivity import select_aperture
@@ -172,8 +172,8 @@ class ShadowSeries:
 
     def write(self, outdir, *, prefix=None):
         """Write ``<prefix>_shadow.ecsv``; returns kind -> path."""
-        prefix = prefix or self.fleck_id or \
-            f'WFC{self.ccdchip}_{int(round(self.x))}_{int(round(self.y))}'
+        prefix = prefix or output_prefix(self.fleck_id, self.ccdchip,
+                                         self.x, self.y)
         os.makedirs(outdir, exist_ok=True)
         p = os.path.join(outdir, f'{prefix}_shadow.ecsv')
         t = self.table.copy()

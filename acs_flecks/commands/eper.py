@@ -10,7 +10,7 @@ Example::
     acs_flecks eper eper/*.fits --ccdchip 1 --x 3510 --y 355 -o out/
 """
 
-from ..characterize import eper_ratio, pair_eper, parse_box
+from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
 from .transmissivity import add_position_arguments, check_outdir
 
 NAME = 'eper'
@@ -36,7 +36,7 @@ def run(args):
                      ratio_box=parse_box(args.ratio_box) if args.ratio_box else None,
                      aperture_threshold=args.aperture_threshold,
                      fleck_id=args.fleck_id)
-    prefix = args.fleck_id or f'WFC{args.ccdchip}_{int(round(args.x))}_{int(round(args.y))}'
+    prefix = output_prefix(args.fleck_id, args.ccdchip, args.x, args.y)
     files = res.write(args.outdir, prefix=prefix)
     if not args.no_figures:
         import os

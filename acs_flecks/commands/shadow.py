@@ -10,7 +10,7 @@ Example::
         --appeared 2017-05-05 -o out/
 """
 
-from ..characterize import shadow_time_series
+from ..characterize import output_prefix, shadow_time_series
 from ..exceptions import AcsFlecksError
 from .transmissivity import check_outdir
 
@@ -60,7 +60,7 @@ def run(args):
     series = shadow_time_series(args.darks, ccdchip=args.ccdchip, x=args.x, y=args.y,
                                 shadow_box=sb, empty_box=eb, size=size,
                                 fleck_id=args.fleck_id)
-    prefix = args.fleck_id or f'WFC{args.ccdchip}_{int(round(args.x))}_{int(round(args.y))}'
+    prefix = output_prefix(args.fleck_id, args.ccdchip, args.x, args.y)
     files = series.write(args.outdir, prefix=prefix)
     if not args.no_figures:
         import os
