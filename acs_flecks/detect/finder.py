@@ -48,11 +48,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..io import ACSImage
+from ..jit import njit
 from .catalog import measure_sources, stack_catalogs
 from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
                       check_deblend_parameters, deblend_segments)
@@ -326,7 +326,7 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
 
 # Fused one-pass loops (numba): the numpy equivalents need several
 # full-chip temporaries, and these run on every chip.
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _deficit(filtered, level):
     """``100 x (1 - filtered / level)`` (float32)."""
     out = np.empty_like(filtered)
@@ -337,7 +337,7 @@ def _deficit(filtered, level):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _data_and_above(filtered, level, rows, i0, w0, w1, noise, nsigma,
                     data):
     """``data = 100 x (1 - filtered / level) - background`` with the
@@ -364,7 +364,7 @@ def _data_and_above(filtered, level, rows, i0, w0, w1, noise, nsigma,
     return data, above, n
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _data_and_below(inverted, background, noise, nsigma):
     """``inverted - background``, and where it is *not* above ``nsigma x
     noise`` (float32, the comparison photutils makes), in one pass."""

@@ -54,10 +54,10 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from ..exceptions import AcsFlecksError
+from ..jit import njit
 
 __all__ = ['median_filter', 'median_of_padded', 'fill_and_pad',
            'check_median_size', 'MEDIAN_MODES']
@@ -90,7 +90,7 @@ def check_median_size(size, *, path=None):
     return int(size)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _median_rows(packed, single, size, nbins, row0, row1, out):
     """Huang sliding median on output rows [row0, row1).
 
@@ -189,7 +189,7 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _encode(padded, bits, lo, scale, nbins):
     """Transposed ``key << 16 | code`` of the padded image (codes < 2**16,
     32-bit order-preserving keys), and which bins hold a single distinct
@@ -336,7 +336,7 @@ def median_of_padded(padded, *, size=15, threads=None):
     return out.view(np.float32)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _source_index(i, n, reflect):
     """Index of the pixel that padding puts at (possibly outside) index
     ``i`` of an axis of length ``n``: numpy's 'symmetric' (scipy's
@@ -351,7 +351,7 @@ def _source_index(i, n, reflect):
     return i
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _fill_and_pad(sci, dq, flags, level, half, reflect):
     nr, nc = sci.shape
     padded = np.empty((nr + 2 * half, nc + 2 * half), np.float32)

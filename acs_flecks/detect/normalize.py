@@ -36,9 +36,10 @@ the analogue of SExtractor's background mesh.
 True
 """
 
-import numba
 import numpy as np
 from scipy import ndimage
+
+from ..jit import njit
 
 __all__ = ['box_statistics', 'expand_grid', 'expand_taps',
            'smooth_background', 'background_and_noise',
@@ -211,7 +212,7 @@ def expand_taps(grid, shape, *, box, extrapolate=True):
     return rows, yi0, yw0, yw1
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _two_tap_rows(rows, i0, w0, w1, out):
     """out[r] = w0[r] * rows[i0[r]] + w1[r] * rows[i0[r] + 1] in one pass
     (numpy would need several full-size temporaries)."""
