@@ -30,10 +30,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
+from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
+           'check_detector', 'is_scaled', 'is_null_extension',
+           'null_extension_shape', 'null_extension_array',
            'SUPPORTED_DETECTORS']
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,48 @@ log = logging.getLogger(__name__)
 SUPPORTED_DETECTORS = ('WFC', 'HRC', 'SBC')
 
 _ARRAYS = ('SCI', 'ERR', 'DQ')
+
+#: Columns and rows a raw frame adds on each side of the trimmed chip
+#: (physical prescan, virtual overscan; hstcal ``acsccd``): WFC 24 and 20,
+#: HRC 19 and 20 (the real HRC raw: 1062 x 1044 with LTV1 = 19).
+_RAW_MARGINS = {'WFC': (24, 20), 'HRC': (19, 20), 'SBC': (0, 0)}
+
+#: Why an operation cannot use a detector, for the refusal message.
+_DETECTOR_REASONS = {
+    'SBC': 'SBC is a MAMA: no post-flash, no CCD darks (DKC), no flecks',
+    'HRC': 'the flecks are on the WFC CCDs (HRC has its own light path)',
+}
+
+
+def check_detector(detector, supported, *, operation=None, path=None):
+    """
+    Refuse a detector an operation does not support.
+
+    Parameters
+    ----------
+    detector : str
+        ``DETECTOR`` of the file ('WFC', 'HRC', 'SBC').
+    supported : str or tuple of str
+        The detectors the operation supports.
+    operation : str, optional
+        Name of the operation, for the message (e.g. 'find').
+    path : str, optional
+        The file, for the message.
+
+    Raises
+    ------
+    acs_flecks.exceptions.InputFileError
+        ``detector`` is not in ``supported``.
+    """
+    allowed = (supported,) if isinstance(supported, str) else tuple(supported)
+    if detector in allowed:
+        return
+    what = f'{operation} supports' if operation else 'supported:'
+    reason = _DETECTOR_REASONS.get(detector)
+    raise InputFileError(
+        f'detector {detector} is not supported here ({what} '
+        f'{" or ".join(allowed)} only'
+        + (f'; {reason})' if reason else ')'), path=path)
 
 
 @dataclass(frozen=True)
@@ -76,9 +121,77 @@ class ChipData:
         return self.sci.shape
 
 
+def _compression(hdul):
+    """The compression astropy decoded the file with ('gzip', 'bzip2',
+    'zip', ...) or `None` for a plain FITS file."""
+    return getattr(hdul._file, 'compression', None)
+
+
+def _decompressed_size(path, compression):
+    """
+    The size in bytes of the decompressed stream of a compressed FITS file.
+
+    astropy reads a truncated ``.gz`` without complaint, dropping the HDUs
+    past the cut, so the size check of a plain file (file size against the
+    end of the last HDU) needs the decompressed size.  For gzip the trailer
+    (ISIZE, the size modulo 2**32) is read first; the stream is
+    decompressed to its end (which raises on truncation) only when the
+    trailer does not match ``expected`` in `_check_complete`.
+    """
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+    opener = {'gzip': gzip.open, 'bzip2': bz2.open, 'lzma': lzma.open}
+    try:
+        if compression == 'zip':
+            with zipfile.ZipFile(path) as zf:
+                info = zf.infolist()[0]
+                with zf.open(info) as f:
+                    while f.read(1 << 22):
+                        pass
+                return info.file_size
+        if compression not in opener:
+            return None
+        n = 0
+        with opener[compression](path, 'rb') as f:
+            while True:
+                chunk = f.read(1 << 22)
+                if not chunk:
+                    break
+                n += len(chunk)
+        return n
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile,
+            lzma.LZMAError) as exc:
+        raise InputFileError(f'truncated or corrupt {compression} file '
+                             f'({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})',
+                             path=path) from None
+
+
+def _gzip_isize(path):
+    """The ISIZE trailer of a gzip file (uncompressed size mod 2**32)."""
+    with open(path, 'rb') as f:
+        f.seek(-4, os.SEEK_END)
+        return int.from_bytes(f.read(4), 'little')
+
+
+def _check_complete(path, compression, end):
+    """Raise `InputFileError` if a compressed file holds fewer bytes than
+    its HDUs need (``end``), or is cut inside the compressed stream."""
+    if compression == 'gzip' and os.path.getsize(path) >= 18 and \
+            _gzip_isize(path) == end % (1 << 32):
+        return      # the usual case: complete single-member gzip
+    size = _decompressed_size(path, compression)
+    if size is not None and end > size:
+        raise InputFileError(
+            f'truncated FITS file: its HDUs need {end} bytes, the '
+            f'{compression} stream holds {size}', path=path)
+
+
 def _read_fits_headers(path):
-    """Open ``path`` and return (primary header, [(extname, extver, header,
-    data-span ok)]), raising `InputFileError` for non-FITS or truncated files."""
+    """Open ``path`` and return (primary header, [(extname, extver or None,
+    HDU index, header)]), raising `InputFileError` for non-FITS or
+    truncated files (compressed ones included)."""
     if not os.path.exists(path):
         raise InputFileError('no such file', path=path)
     if os.path.isdir(path):
@@ -89,12 +202,14 @@ def _read_fits_headers(path):
             warnings.simplefilter('error', fits.verify.VerifyWarning)
             warnings.filterwarnings('error', message='.*truncated.*')
             with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
+                compression = _compression(hdul)
                 primary = hdul[0].header.copy()
                 exts = []
+                end = 0
                 for i, hdu in enumerate(hdul):
                     info = hdul.fileinfo(i)
                     end = info['datLoc'] + info['datSpan']
-                    if end > size:
+                    if compression is None and end > size:
                         raise InputFileError(
                             f'truncated FITS file: HDU {i} needs {end} bytes, '
                             f'the file has {size}', path=path)
@@ -102,15 +217,86 @@ def _read_fits_headers(path):
                         continue
                     h = hdu.header.copy()
                     exts.append((str(h.get('EXTNAME', '')).strip().upper(),
-                                 int(h.get('EXTVER', 1)), i, h))
+                                 h.get('EXTVER'), i, h))
+                if compression is not None:
+                    _check_complete(path, compression, end)
     except InputFileError:
         raise
-    except (OSError, ValueError, TypeError, IndexError, KeyError,
+    except (OSError, EOFError, ValueError, TypeError, IndexError, KeyError,
             fits.verify.VerifyError, Warning) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputFileError(f'not a readable FITS file ({msg})',
                              path=path) from None
     return primary, exts
+
+
+def _number(header, key, *, path, where='primary header', default=None,
+            integer=False):
+    """
+    A numeric header keyword, checked: a finite number (a whole one with
+    ``integer``), else `InputFileError` naming the keyword and value.
+    Absent -> ``default``.
+    """
+    if key not in header or header[key] is None:
+        return default
+    value = header[key]
+    if isinstance(value, str):
+        value = value.strip()
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, (bool, np.bool_)) and np.isfinite(value)
+    if ok and integer and float(value) != int(value):
+        ok = False
+    if not ok:
+        kind = 'a whole number' if integer else 'a finite number'
+        raise InputFileError(f'{key}={value!r} in the {where} is not {kind}',
+                             path=path)
+    return int(value) if integer else float(value)
+
+
+# -- raw-format helpers (shared with the raw-frame calibration) -------------
+def is_scaled(header):
+    """`True` if an image HDU's data are BZERO/BSCALE/BLANK-scaled (e.g. a
+    raw frame's uint16 stored as int16 with BZERO=32768): astropy cannot
+    memory-map those, so they are read with ``memmap=False``."""
+    return any(k in header for k in ('BZERO', 'BSCALE', 'BLANK'))
+
+
+def is_null_extension(header):
+    """`True` for a "null" image extension (``NAXIS = 0``): a constant array
+    described by ``PIXVALUE`` and ``NPIX1``/``NPIX2`` (raw ERR and DQ)."""
+    return int(header.get('NAXIS', 0) or 0) == 0
+
+
+def null_extension_shape(header):
+    """(``NPIX2``, ``NPIX1``) of a null extension, or `None` if absent."""
+    if 'NPIX1' in header and 'NPIX2' in header:
+        try:
+            return int(header['NPIX2']), int(header['NPIX1'])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def null_extension_array(header, shape, name):
+    """
+    Expand a null extension to the constant array it stands for.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+        The extension header (``PIXVALUE``, default 0).
+    shape : tuple of int
+        (rows, columns) of the chip's SCI array.
+    name : str
+        'ERR' (float32) or 'DQ' (uint16).
+
+    Returns
+    -------
+    `~numpy.ndarray`
+    """
+    dtype = np.uint16 if name == 'DQ' else np.float32
+    value = header.get('PIXVALUE', 0)
+    return np.full(shape, 0 if value is None else value, dtype=dtype)
 
 
 def _card(header, key, default=None):
@@ -134,17 +320,27 @@ class ACSImage:
     require_arrays : bool, optional
         If `True` (default) every SCI extension must have an ERR and a DQ
         of the same EXTVER and shape; with `False` only SCI is required (raw
-        files have no ERR/DQ worth using).
+        files have no ERR/DQ worth using).  A "null" ERR or DQ (``NAXIS =
+        0``, ``PIXVALUE``, ``NPIX1``/``NPIX2``, as in raw files) is read as
+        a constant array of the SCI shape.
+    operation : str, optional
+        Name of the caller's operation, used in the message refusing a
+        ``detector`` it does not support.
 
     Raises
     ------
     acs_flecks.exceptions.InputFileError
-        Not a FITS file, truncated, not ACS, unsupported detector, a chip
-        without ``CCDCHIP``, a missing SCI/ERR/DQ, or inconsistent shapes.
+        Not a FITS file, truncated (compressed files included), not ACS,
+        unsupported detector, duplicate or missing ``EXTVER``, an ERR or DQ
+        without its SCI, a chip without ``CCDCHIP`` or with one that is not
+        a chip of the detector, non-numeric ``CCDCHIP``/``EXPSTART``/
+        ``EXPTIME``/``LTV1``/``LTV2`` (...), ``LTV1``/``LTV2`` that put the
+        image off the chip, a missing SCI/ERR/DQ, or inconsistent shapes.
         Stripped data (empty arrays) are detected when pixels are read.
     """
 
-    def __init__(self, path, *, detector=None, require_arrays=True):
+    def __init__(self, path, *, detector=None, require_arrays=True,
+                 operation=None):
         self.path = os.fspath(path)
         self.header, exts = _read_fits_headers(self.path)
         instrume = _card(self.header, 'INSTRUME')
@@ -156,11 +352,10 @@ class ACSImage:
             raise InputFileError(f'unknown ACS detector DETECTOR={det!r}',
                                  path=self.path)
         if detector is not None:
-            allowed = (detector,) if isinstance(detector, str) else tuple(detector)
-            if det not in allowed:
-                raise InputFileError(
-                    f'detector {det} is not supported here (need '
-                    f'{" or ".join(allowed)})', path=self.path)
+            check_detector(det, detector, operation=operation, path=self.path)
+        for key in ('EXPSTART', 'EXPEND', 'EXPTIME', 'TEXPTIME', 'FLASHDUR',
+                    'DARKTIME'):
+            _number(self.header, key, path=self.path)
         self._index = self._map_extensions(exts, require_arrays)
         if det == 'WFC':
             for key in ('FILTER1', 'FILTER2'):
@@ -171,51 +366,115 @@ class ACSImage:
                         f'unknown WFC filter {key}={name!r}', path=self.path)
 
     def _map_extensions(self, exts, require_arrays):
+        det = _card(self.header, 'DETECTOR')
         by_key = {}
         for name, ver, idx, hdr in exts:
-            if name in _ARRAYS:
-                by_key[(name, ver)] = (idx, hdr)
+            if name not in _ARRAYS:
+                continue
+            # EXTVER defaults to 1 (FITS standard)
+            ver = _number(hdr, 'EXTVER', path=self.path, default=1,
+                          integer=True, where=f'{name} extension (HDU {idx})')
+            if (name, ver) in by_key:
+                raise InputFileError(
+                    f'two [{name},{ver}] extensions (HDU {by_key[(name, ver)][0]}'
+                    f' and HDU {idx}): duplicate or missing EXTVER',
+                    path=self.path)
+            by_key[(name, ver)] = (idx, hdr)
         scis = sorted(ver for name, ver in by_key if name == 'SCI')
         if not scis:
             raise InputFileError('no SCI extension', path=self.path)
+        orphans = sorted(f'[{name},{ver}]' for name, ver in by_key
+                         if name != 'SCI' and ver not in scis)
+        if orphans:
+            raise InputFileError(
+                f'{" and ".join(orphans)} without a matching SCI extension '
+                '(inconsistent file)', path=self.path)
         index = {}
         for ver in scis:
             idx, hdr = by_key[('SCI', ver)]
+            where = f'[SCI,{ver}] header'
             if 'CCDCHIP' in hdr:
-                chip = int(hdr['CCDCHIP'])
-            elif self.header.get('DETECTOR') != 'WFC' and len(scis) == 1:
-                chip = int(self.header.get('CCDCHIP', 1))
+                chip = _number(hdr, 'CCDCHIP', path=self.path, where=where,
+                               integer=True)
+            elif det != 'WFC' and len(scis) == 1:
+                chip = _number(self.header, 'CCDCHIP', path=self.path,
+                               default=1, integer=True)
             else:
                 raise InputFileError(f'[SCI,{ver}] has no CCDCHIP keyword',
                                      path=self.path)
+            if chip not in DETECTOR_CHIPS[det]:
+                raise InputFileError(
+                    f'[SCI,{ver}] has CCDCHIP={chip}, not a {det} chip '
+                    f'{" or ".join(str(c) for c in DETECTOR_CHIPS[det])}',
+                    path=self.path)
             if chip in index:
                 raise InputFileError(
                     f'CCDCHIP={chip} appears in more than one SCI extension',
                     path=self.path)
-            entry = {'SCI': idx, 'header': hdr, 'extver': ver}
+            entry = {'SCI': idx, 'header': hdr, 'extver': ver,
+                     'headers': {'SCI': hdr}}
             shape = (int(hdr.get('NAXIS2', 0)), int(hdr.get('NAXIS1', 0)))
+            if int(hdr.get('NAXIS', 0) or 0) != 2:
+                shape = (0, 0) if not is_null_extension(hdr) else \
+                    (null_extension_shape(hdr) or (0, 0))
             for name in ('ERR', 'DQ'):
-                if ('%s' % name, ver) not in by_key:
+                if (name, ver) not in by_key:
                     if require_arrays:
                         raise InputFileError(
                             f'chip CCDCHIP={chip} has [SCI,{ver}] but no '
                             f'[{name},{ver}]', path=self.path)
                     continue
                 eidx, ehdr = by_key[(name, ver)]
-                eshape = (int(ehdr.get('NAXIS2', 0)), int(ehdr.get('NAXIS1', 0)))
-                if ehdr.get('NAXIS', 0) and eshape != shape:
+                if is_null_extension(ehdr):
+                    eshape = null_extension_shape(ehdr)
+                else:
+                    eshape = (int(ehdr.get('NAXIS2', 0)),
+                              int(ehdr.get('NAXIS1', 0)))
+                if eshape is not None and eshape != shape:
                     raise InputFileError(
                         f'[{name},{ver}] shape {eshape} differs from '
                         f'[SCI,{ver}] shape {shape} (CCDCHIP={chip})',
                         path=self.path)
                 entry[name] = eidx
+                entry['headers'][name] = ehdr
             entry['shape'] = shape
+            entry['ltv'] = self._check_ltv(hdr, chip, ver, shape, det)
             index[chip] = entry
         shapes = {e['shape'] for e in index.values()}
         if len(shapes) > 1:
             raise InputFileError(f'chips have different shapes {sorted(shapes)}',
                                  path=self.path)
         return index
+
+    def _check_ltv(self, hdr, chip, ver, shape, det):
+        """(LTV1, LTV2) of a chip, checked: whole numbers that keep the image
+        on the chip (a raw frame may add its prescan and overscan)."""
+        where = f'[SCI,{ver}] header'
+        ltv1 = _number(hdr, 'LTV1', path=self.path, where=where, default=0.0)
+        ltv2 = _number(hdr, 'LTV2', path=self.path, where=where, default=0.0)
+        for key, v in (('LTV1', ltv1), ('LTV2', ltv2)):
+            if v != round(v):
+                raise InputFileError(
+                    f'{key}={v!r} in the {where} is not a whole number of '
+                    'pixels', path=self.path)
+        ny, nx = shape
+        if min(shape) == 0:
+            return ltv1, ltv2       # stripped data: refused when read
+        cy, cx = CHIP_SHAPES[det]
+        raw = str(hdr.get('BUNIT', '') or '').strip().upper() == 'COUNTS'
+        mx, my = _RAW_MARGINS[det] if raw else (0, 0)
+        # first and last image pixel in the 1-indexed chip frame
+        x0, x1 = 1 - ltv1, nx - ltv1
+        y0, y1 = 1 - ltv2, ny - ltv2
+        if x0 < 1 - mx or x1 > cx + mx or y0 < 1 - my or y1 > cy + my:
+            extra = (f' plus its {mx}-column prescan and {my}-row overscan'
+                     if raw else '')
+            raise InputFileError(
+                f'LTV1={ltv1:g}, LTV2={ltv2:g} put the {nx}x{ny} image of '
+                f'CCDCHIP={chip} at chip columns {x0:g}..{x1:g}, rows '
+                f'{y0:g}..{y1:g}: outside the {cx}x{cy} {det} chip{extra}',
+                path=self.path)
+        return ltv1, ltv2
 
     def __repr__(self):
         return (f'<ACSImage {os.path.basename(self.path)} {self.detector} '
@@ -328,13 +587,17 @@ class ACSImage:
 
     def ltv(self, ccdchip):
         """(``LTV1``, ``LTV2``) of a chip: its offset in the full-chip frame."""
-        h = self.chip_header(ccdchip)
-        return float(h.get('LTV1', 0.0)), float(h.get('LTV2', 0.0))
+        return self._entry(ccdchip)['ltv']
 
     def ncombine(self, ccdchip=None):
         """``NCOMBINE`` of a chip (default: the first chip)."""
         h = self.chip_header(self.chips[0] if ccdchip is None else ccdchip)
-        return int(h.get('NCOMBINE', self.header.get('NCOMBINE', 1)))
+        value = _number(h, 'NCOMBINE', path=self.path, integer=True,
+                        where='SCI header')
+        if value is None:
+            value = _number(self.header, 'NCOMBINE', path=self.path,
+                            integer=True, default=1)
+        return value
 
     @property
     def shape(self):
@@ -378,30 +641,37 @@ class ACSImage:
             Stripped (empty) data, unreadable data, or an all-NaN chip.
         """
         entry = self._entry(ccdchip)
-        out = {}
+        wanted = [n for n in _ARRAYS if n in arrays and n in entry]
+        out = {name: None for name in _ARRAYS}
+        # astropy cannot memory-map BZERO/BSCALE/BLANK-scaled data (a raw
+        # frame's uint16 SCI): read those chips without memmap
+        memmap = not any(is_scaled(entry['headers'][n]) for n in wanted)
         try:
-            with fits.open(self.path, memmap=True) as hdul:
-                for name in _ARRAYS:
-                    if name not in arrays:
-                        out[name] = None
-                        continue
-                    if name not in entry:
-                        out[name] = None
+            with fits.open(self.path, memmap=memmap) as hdul:
+                for name in wanted:
+                    hdu = hdul[entry[name]]
+                    if name != 'SCI' and is_null_extension(hdu.header) and \
+                            min(entry['shape']) > 0:
+                        data = null_extension_array(hdu.header,
+                                                    entry['shape'], name)
+                        out[name] = data if section is None else \
+                            data[tuple(section)]
                         continue
                     if section is not None and entry['shape'][0] > 0 and \
-                            hdul[entry[name]].header.get('NAXIS', 0) == 2:
-                        data = hdul[entry[name]].section[tuple(section)]
+                            hdu.header.get('NAXIS', 0) == 2:
+                        data = hdu.section[tuple(section)]
                         out[name] = self._check_section(data, name)
                         continue
-                    data = hdul[entry[name]].data
+                    data = hdu.data
                     out[name] = self._check_array(data, name, entry, ccdchip)
                     if section is not None:
                         out[name] = out[name][tuple(section)]
         except InputFileError:
             raise
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputFileError(
-                f'cannot read the pixels of chip CCDCHIP={ccdchip} ({exc})',
+                f'cannot read the pixels of chip CCDCHIP={ccdchip} ({msg})',
                 path=self.path) from None
         sci = out['SCI']
         if sci is not None and sci.size and not allow_nan and \
@@ -424,14 +694,6 @@ class ACSImage:
         ver = entry['extver']
         shape = entry['shape']
         if data is None or data.size == 0 or min(shape) == 0:
-            # Compressed-away DQ/ERR (NAXIS=0 with NPIX keywords) is a
-            # constant array in real HST files; empty SCI is stripped data.
-            hdr_idx = entry[name]
-            if name != 'SCI' and data is None and min(shape) > 0:
-                with fits.open(self.path) as hdul:
-                    const = hdul[hdr_idx].header.get('PIXVALUE', 0)
-                dtype = np.uint16 if name == 'DQ' else np.float32
-                return np.full(shape, const, dtype=dtype)
             raise InputFileError(
                 f'[{name},{ver}] (CCDCHIP={ccdchip}) has no pixel data '
                 f'(shape {None if data is None else data.shape}): stripped '

@@ -7,8 +7,13 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-#: ``../shared/real`` beside the project root: real STScI files.
-REAL_DIR = pathlib.Path(__file__).resolve().parents[1].parent / 'shared' / 'real'
+#: ``../shared/real`` beside the project root: real STScI files (the
+#: nearest ``shared/real`` up the tree, so a git worktree finds it too).
+REAL_DIR = next((p / 'shared' / 'real' for p in
+                 pathlib.Path(__file__).resolve().parents[1].parents
+                 if (p / 'shared' / 'real').is_dir()),
+                pathlib.Path(__file__).resolve().parents[1].parent
+                / 'shared' / 'real')
 
 
 def real_file(name):
