@@ -38,9 +38,11 @@ from .exceptions import (AcsFlecksError, AcsFlecksWarning, CertificationError,
 from .utils import atomic_output, check_output_path
 
 __all__ = ['BpixtabFile', 'read_bpixtab', 'check_bpixtab_rows',
+           'bpixtab_row_warnings', 'check_new_rows', 'check_threshold',
            'expand_bpixtab', 'mask_to_runs', 'bad_pixel_rows',
            'merge_bad_pixels', 'write_bpixtab', 'deliver_bpixtab', 'Delivery', 'parse_useafter',
            'format_useafter', 'format_pedigree', 'select_bad_pixels',
+           'ACS_INSTALLED', 'USEAFTER_FUTURE_DAYS',
            'BpixtabWarning', 'REQUIRED_COLUMNS', 'CHIP_SHAPES',
            'DETECTOR_CHIPS', 'DQ_BAD_PIXEL']
 
@@ -74,7 +76,8 @@ _STRUCTURAL = re.compile(
 
 
 class BpixtabWarning(AcsFlecksWarning):
-    """A bad-pixel table lacks something CALACS needs (it was added)."""
+    """A bad-pixel table lacks something CALACS needs (it was added), or a
+    delivery's USEAFTER is before its reference's."""
 
 
 class Delivery(NamedTuple):
@@ -141,8 +144,10 @@ def read_bpixtab(path, *, detector=None, check=True):
     detector : str, optional
         The detector the caller needs ('WFC'); another ``DETECTOR`` raises.
     check : bool, optional
-        If `True` (default), rows CALACS would reject or clip (see
+        If `True` (default), rows CALACS cannot apply as written (see
         `check_bpixtab_rows`) raise `~acs_flecks.exceptions.ReferenceFileError`.
+        Rows CALACS clips or ignores (`bpixtab_row_warnings`) are valid:
+        they are kept and only logged.
 
     Returns
     -------
@@ -212,17 +217,61 @@ def read_bpixtab(path, *, detector=None, check=True):
         if problems:
             more = f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''
             raise ReferenceFileError('; '.join(problems[:3]) + more, path=path)
+        for msg in bpixtab_row_warnings(table, detector=bpx.detector):
+            log.info('%s: %s', bpx.name, msg)
     return bpx
+
+
+def _row_columns(table):
+    return {k: _column(table, k).astype(np.int64)
+            for k in ('AXIS', 'LENGTH', 'PIX1', 'PIX2', 'CCDCHIP', 'VALUE')}
+
+
+def _reporter(problems, cols, *, offset=0):
+    """A function ``report(bad, what, kind)`` appending the message of the
+    rows ``bad`` to ``problems``; ``problems.kinds`` gets ``kind``."""
+    def report(bad, what, kind):
+        idx = np.flatnonzero(bad)
+        if idx.size:
+            i = idx[0]
+            problems.kinds.append(kind)
+            problems.append(
+                f'{idx.size} row(s) {what} (first: row {i + 1 + offset}: '
+                f'PIX1={cols["PIX1"][i]} PIX2={cols["PIX2"][i]} '
+                f'LENGTH={cols["LENGTH"][i]} AXIS={cols["AXIS"][i]} '
+                f'VALUE={cols["VALUE"][i]} CCDCHIP={cols["CCDCHIP"][i]})')
+    return report
+
+
+class _Findings(list):
+    """Messages (a list of str) with the kind of each in ``kinds``
+    ('axis', 'length', 'value', 'ccdchip', 'on_chip')."""
+
+    def __init__(self):
+        super().__init__()
+        self.kinds = []
+
+    def of(self, kind):
+        """The messages of one kind."""
+        return [m for m, k in zip(self, self.kinds) if k == kind]
 
 
 def check_bpixtab_rows(table, *, detector):
     """
-    List the rows CALACS would reject or silently clip.
+    List the rows that make a bad-pixel table unusable as a reference.
 
-    CALACS stops on ``AXIS`` not 1 or 2 and ``LENGTH <= 0`` (after possibly
-    applying earlier rows), and silently clips or drops runs that leave the
-    chip; the latter is an error here too, and so is a ``CCDCHIP`` that is
-    neither a chip of ``detector`` nor the wildcard -999.
+    These are what CALACS itself cannot apply (hstcal ``dodqi.c``,
+    ``ReadBpixTab``): ``AXIS`` not 1 or 2 and ``LENGTH <= 0`` stop CALACS
+    (after it has applied the earlier rows).  In addition a ``VALUE``
+    outside 0..32767 is refused: CALACS reads VALUE as a C ``short`` and
+    ORs its 16-bit pattern into DQ, so -4 sets every flag but 1 and 2
+    (0xFFFC, including 8192 "rejected" and the undefined 16384 and 32768)
+    and 65540 sets 4 -- the table does not mean what it says, and a
+    delivery derived from it would carry the error on.
+
+    Rows CALACS accepts but clips or ignores (runs past the chip edge,
+    ``CCDCHIP`` of no chip of the detector) are *not* problems here: they
+    are kept as they are; see `bpixtab_row_warnings`.
 
     Parameters
     ----------
@@ -237,35 +286,112 @@ def check_bpixtab_rows(table, *, detector):
         One message per kind of problem, naming the first offending row
         (1-indexed, as in the FITS file) and the count.
     """
-    ny, nx = CHIP_SHAPES[detector]
-    problems = []
+    problems = _Findings()
     if len(table) == 0:
         return problems
-    axis = _column(table, 'AXIS').astype(np.int64)
-    length = _column(table, 'LENGTH').astype(np.int64)
-    pix1 = _column(table, 'PIX1').astype(np.int64)
-    pix2 = _column(table, 'PIX2').astype(np.int64)
-    chip = _column(table, 'CCDCHIP').astype(np.int64)
+    cols = _row_columns(table)
+    report = _reporter(problems, cols)
+    report(~np.isin(cols['AXIS'], (1, 2)), 'with AXIS not 1 or 2', 'axis')
+    report(cols['LENGTH'] <= 0, 'with LENGTH <= 0', 'length')
+    value = cols['VALUE']
+    report((value < 0) | (value > 32767),
+           'with VALUE outside 0..32767 (CALACS ORs VALUE as a 16-bit short: '
+           'a negative or larger VALUE sets other flags than written)',
+           'value')
+    return problems
 
-    def report(bad, what):
-        idx = np.flatnonzero(bad)
-        if idx.size:
-            i = idx[0]
-            problems.append(
-                f'{idx.size} row(s) {what} (first: row {i + 1}: PIX1={pix1[i]} '
-                f'PIX2={pix2[i]} LENGTH={length[i]} AXIS={axis[i]} '
-                f'CCDCHIP={chip[i]})')
 
-    report(~np.isin(axis, (1, 2)), 'with AXIS not 1 or 2')
-    report(length <= 0, 'with LENGTH <= 0')
-    allowed = DETECTOR_CHIPS[detector] + (-999,)
-    report(~np.isin(chip, allowed),
-           f'with CCDCHIP not in {allowed} for {detector}')
+def bpixtab_row_warnings(table, *, detector, offset=0):
+    """
+    List the rows CALACS accepts but clips or ignores.
+
+    hstcal ``DQINormal`` clips a run that goes past the image edge and
+    skips one wholly outside; a ``CCDCHIP`` that is neither a chip of the
+    detector nor a wildcard (-1, -999) matches no chip; ``VALUE = 0``
+    flags nothing.  A reference may hold such rows (they are valid): they
+    are kept exactly as they are and only reported (`certify` warns).
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        Rows with the `REQUIRED_COLUMNS`.
+    detector : str
+        'WFC', 'HRC' or 'SBC'.
+    offset : int, optional
+        Row number of ``table[0]`` minus one in the file (for messages).
+
+    Returns
+    -------
+    list of str
+    """
+    warn = _Findings()
+    if len(table) == 0:
+        return warn
+    ny, nx = CHIP_SHAPES[detector]
+    cols = _row_columns(table)
+    report = _reporter(warn, cols, offset=offset)
+    axis, length = cols['AXIS'], cols['LENGTH']
+    pix1, pix2 = cols['PIX1'], cols['PIX2']
     ok = np.isin(axis, (1, 2)) & (length > 0)
     xend = np.where(axis == 1, pix1 + length - 1, pix1)
     yend = np.where(axis == 2, pix2 + length - 1, pix2)
-    off = ok & ((pix1 < 1) | (pix2 < 1) | (xend > nx) | (yend > ny))
-    report(off, f'running off the {nx}x{ny} chip')
+    outside = ok & ((xend < 1) | (yend < 1) | (pix1 > nx) | (pix2 > ny))
+    partial = ok & ~outside & ((pix1 < 1) | (pix2 < 1) | (xend > nx)
+                               | (yend > ny))
+    report(partial, f'running past the edge of the {nx}x{ny} chip (CALACS '
+                    'clips them)', 'on_chip')
+    report(outside, f'wholly outside the {nx}x{ny} chip (CALACS skips them)',
+           'on_chip')
+    allowed = DETECTOR_CHIPS[detector] + _INT_WILDCARDS
+    report(~np.isin(cols['CCDCHIP'], allowed),
+           f'with a CCDCHIP that is no {detector} chip nor a wildcard '
+           f'{allowed} (CALACS applies them to no chip)', 'ccdchip')
+    report(cols['VALUE'] == 0, 'with VALUE = 0 (they flag nothing)', 'value')
+    return warn
+
+
+def check_new_rows(table, *, detector, offset=0):
+    """
+    List the problems of rows this package writes.
+
+    Stricter than `check_bpixtab_rows`: a written row must be one CALACS
+    applies as written -- ``AXIS`` 1 or 2, ``LENGTH > 0``, ``VALUE`` a
+    positive short, ``CCDCHIP`` a chip of ``detector``, and every pixel of
+    the run on the chip (nothing clipped).
+
+    Parameters
+    ----------
+    table : `~astropy.table.Table`
+        The rows.
+    detector : str
+        'WFC', 'HRC' or 'SBC'.
+    offset : int, optional
+        Row number of ``table[0]`` minus one in the file (for messages).
+
+    Returns
+    -------
+    list of str
+    """
+    problems = _Findings()
+    if len(table) == 0:
+        return problems
+    ny, nx = CHIP_SHAPES[detector]
+    cols = _row_columns(table)
+    report = _reporter(problems, cols, offset=offset)
+    axis, length = cols['AXIS'], cols['LENGTH']
+    pix1, pix2 = cols['PIX1'], cols['PIX2']
+    report(~np.isin(axis, (1, 2)), 'with AXIS not 1 or 2', 'axis')
+    report(length <= 0, 'with LENGTH <= 0', 'length')
+    report((cols['VALUE'] <= 0) | (cols['VALUE'] > 32767),
+           'with VALUE not in 1..32767', 'value')
+    report(~np.isin(cols['CCDCHIP'], DETECTOR_CHIPS[detector]),
+           f'with CCDCHIP not a {detector} chip {DETECTOR_CHIPS[detector]}',
+           'ccdchip')
+    ok = np.isin(axis, (1, 2)) & (length > 0)
+    xend = np.where(axis == 1, pix1 + length - 1, pix1)
+    yend = np.where(axis == 2, pix2 + length - 1, pix2)
+    report(ok & ((pix1 < 1) | (pix2 < 1) | (xend > nx) | (yend > ny)),
+           f'running off the {nx}x{ny} chip', 'on_chip')
     return problems
 
 
@@ -671,15 +797,83 @@ _MONTHS = ('Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep',
            'Oct', 'Nov', 'Dec')
 
 
-def parse_useafter(useafter):
+#: ACS was installed in HST in March 2002 (SM3B): no ACS reference can be
+#: used before this date.
+ACS_INSTALLED = '2002-03-01'
+
+#: How far in the future a USEAFTER may lie (days after today).
+USEAFTER_FUTURE_DAYS = 366
+
+
+def _useafter_limits():
+    import datetime
+    start = datetime.datetime.fromisoformat(ACS_INSTALLED)
+    end = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) \
+        + datetime.timedelta(days=USEAFTER_FUTURE_DAYS)
+    return start, end
+
+
+def _quiet_time(value, **kwargs):
+    """`~astropy.time.Time` without ERFA's "dubious year" warnings (the
+    range is checked before, so they carry no information)."""
+    import erfa
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', erfa.ErfaWarning)
+        warnings.filterwarnings('ignore', message='.*leap.second.*')
+        return Time(value, **kwargs)
+
+
+def _parse_date(useafter, *, what='USEAFTER'):
+    """A USEAFTER (ISO, CRDS form or `~astropy.time.Time`) as a
+    `datetime.datetime`, without any range check."""
+    import datetime
+    if isinstance(useafter, Time):
+        try:
+            with warnings.catch_warnings():
+                import erfa
+                warnings.simplefilter('ignore', erfa.ErfaWarning)
+                when = useafter.utc.datetime
+        except (ValueError, OverflowError):
+            raise AcsFlecksError(f'invalid {what} {useafter!r}') from None
+        if not isinstance(when, datetime.datetime):
+            raise AcsFlecksError(f'{what} must be a single date, got '
+                                 f'{useafter!r}')
+        when = when.replace(microsecond=0)
+    else:
+        text = str(useafter).strip()
+        m = re.fullmatch(r'([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})'
+                         r'(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?', text)
+        if m and m.group(1).title() in _MONTHS:
+            fields = (int(m.group(3)), _MONTHS.index(m.group(1).title()) + 1,
+                      int(m.group(2))) + tuple(int(g or 0)
+                                              for g in m.group(4, 5, 6))
+        else:
+            m = re.fullmatch(r'(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})'
+                             r'(?::(\d{2})(?:\.\d*)?)?)?', text)
+            fields = None if m is None else tuple(int(g or 0)
+                                                  for g in m.groups())
+        try:
+            if fields is None:
+                raise ValueError(text)
+            when = datetime.datetime(*fields)
+        except ValueError:
+            raise AcsFlecksError(
+                f'invalid {what} {useafter!r} (expected e.g. 2017-05-05 or '
+                "'May 05 2017 00:00:00')") from None
+    return when
+
+
+def parse_useafter(useafter, *, what='USEAFTER'):
     """
-    Parse a USEAFTER date.
+    Parse a USEAFTER date and check it lies in the life of ACS.
 
     Parameters
     ----------
     useafter : str or `~astropy.time.Time`
         ISO ('2017-05-05', '2017-05-05T00:00:00') or CRDS form
         ('May 05 2017 00:00:00').
+    what : str, optional
+        Name of the value in messages (e.g. '--useafter').
 
     Returns
     -------
@@ -688,34 +882,54 @@ def parse_useafter(useafter):
     Raises
     ------
     acs_flecks.exceptions.AcsFlecksError
-        An unreadable or implausible date.
+        An unreadable date, or one before ACS was installed
+        (`ACS_INSTALLED`) or more than `USEAFTER_FUTURE_DAYS` days in the
+        future.
     """
-    if isinstance(useafter, Time):
-        t = useafter
-    else:
-        text = str(useafter).strip()
-        t = None
-        m = re.fullmatch(r'([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})'
-                         r'(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?', text)
-        if m and m.group(1).title() in _MONTHS:
-            mon = _MONTHS.index(m.group(1).title()) + 1
-            hh, mm, ss = (int(g or 0) for g in m.group(4, 5, 6))
-            text = (f'{int(m.group(3)):04d}-{mon:02d}-{int(m.group(2)):02d}'
-                    f'T{hh:02d}:{mm:02d}:{ss:02d}')
-        try:
-            if not re.fullmatch(r'\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}'
-                                r'(\.\d*)?)?)?', text):
-                raise ValueError(text)
-            if not 1990 <= int(text[:4]) <= 2100:
-                raise AcsFlecksError(f'implausible USEAFTER {useafter!r}')
-            t = Time(text.replace(' ', 'T'), format='isot', scale='utc')
-        except ValueError:
-            raise AcsFlecksError(
-                f'invalid USEAFTER {useafter!r} (expected e.g. 2017-05-05 or '
-                "'May 05 2017 00:00:00')") from None
-    if not 1990 <= t.datetime.year <= 2100:
-        raise AcsFlecksError(f'implausible USEAFTER {useafter!r}')
-    return t
+    when = _parse_date(useafter, what=what)
+    start, end = _useafter_limits()
+    if when < start:
+        raise AcsFlecksError(
+            f'{what} {useafter!s} is before ACS was installed on HST '
+            f'({ACS_INSTALLED}): no ACS reference file applies then')
+    if when > end:
+        raise AcsFlecksError(
+            f'{what} {useafter!s} is more than {USEAFTER_FUTURE_DAYS} days '
+            f'in the future (after {end:%Y-%m-%d})')
+    return _quiet_time(when.isoformat(), format='isot', scale='utc')
+
+
+def check_threshold(threshold, *, what='threshold'):
+    """
+    Check a transmissivity threshold: a number in (0, 1].
+
+    Parameters
+    ----------
+    threshold : float
+        Pixels with a transmissivity below it are flagged (report §8: 0.5).
+    what : str, optional
+        Name of the option in the message (e.g. '--threshold').
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        Not a number, NaN, or outside (0, 1] (0 would flag nothing, more
+        than 1 every pixel).
+    """
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise AcsFlecksError(f'{what} must be a number in (0, 1], got '
+                             f'{threshold!r}') from None
+    if not 0 < value <= 1:      # False for NaN too
+        raise AcsFlecksError(
+            f'{what} must be a transmissivity in (0, 1] (e.g. 0.5), got '
+            f'{threshold!r}')
+    return value
 
 
 def format_useafter(useafter):
@@ -815,7 +1029,10 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
     method : str, optional
         One line on how the pixels were found, for HISTORY.
     flecks : `~astropy.table.Table`, optional
-        Fleck positions for certification (default: the bad pixels).
+        Fleck positions (``ccdchip``, ``x``, ``y``) for the certification's
+        distance check; without them that check is reported as not run
+        (the bad pixels cannot stand in for them: each is at distance 0
+        from itself).
     certify : bool, optional
         Run `acs_flecks.certify.certify_bpixtab` on the temporary file and
         rename it into place only if it passes (default `True`).
@@ -841,6 +1058,8 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
     """
     useafter_text = format_useafter(useafter)
     pedigree = pedigree or format_pedigree(useafter)
+    if threshold is not None:
+        threshold = check_threshold(threshold)
     ref_path = reference.path if isinstance(reference, BpixtabFile) else \
         os.fspath(reference)
     check_output_path(output, inputs=[ref_path], overwrite=overwrite)
@@ -850,10 +1069,20 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
         raise ReferenceFileError(
             f'bad-pixel table is for detector {bpx.detector}, but the flecks '
             f'are on {detector.upper()}', path=ref_path)
+    if isinstance(reference, BpixtabFile):
+        problems = check_bpixtab_rows(bpx.table, detector=bpx.detector)
+        if problems:
+            raise ReferenceFileError('; '.join(problems[:3]), path=ref_path)
+    _warn_useafter_before_reference(useafter, bpx)
     pixels = select_bad_pixels(bad_pixels, threshold=threshold,
                                detector=detector)
     merged = merge_bad_pixels(bpx.table, pixels, value=value,
                               detector=detector, threshold=None)
+    problems = check_new_rows(merged[len(bpx.table):], detector=detector,
+                              offset=len(bpx.table))
+    if problems:    # pragma: no cover - merge_bad_pixels writes valid rows
+        raise AcsFlecksError('new rows would be invalid: '
+                             + '; '.join(problems), path=output)
     hdul = _build_hdulist(bpx, merged, output=output, useafter=useafter_text,
                           pedigree=pedigree, value=value, pixels=pixels,
                           threshold=threshold, description=description,
@@ -864,10 +1093,11 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
         hdul.writeto(tmp, output_verify='exception')
         if certify:
             from .certify import certify_bpixtab
+            # without fleck positions the distance check is "not run": the
+            # new pixels themselves would be at distance 0 from every pixel
             result = certify_bpixtab(
                 tmp, reference=bpx, value=value, detector=detector,
-                flecks=flecks if flecks is not None else pixels,
-                max_distance=max_distance)
+                flecks=flecks, max_distance=max_distance)
             if not result.passed:
                 err = CertificationError(
                     'the new bad-pixel table failed certification ('
@@ -879,6 +1109,28 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
     log.info('wrote %s: %d rows (%d new)', output, len(merged),
              merged.meta['n_added'])
     return Delivery(pathlib.Path(output), result, merged)
+
+
+def _warn_useafter_before_reference(useafter, bpx):
+    """Warn (`BpixtabWarning`) if the new USEAFTER is before the
+    reference's own: the new table would replace it for data it never
+    applied to."""
+    ref_ua = bpx.primary_header.get('USEAFTER')
+    if not ref_ua:
+        return
+    try:
+        ref_t = _parse_date(ref_ua)
+    except AcsFlecksError:
+        log.info('%s: USEAFTER %r not understood; not compared', bpx.name,
+                 ref_ua)
+        return
+    new_t = _parse_date(useafter)
+    if new_t < ref_t:
+        warnings.warn(
+            f'USEAFTER {format_useafter(useafter)!r} is before the USEAFTER '
+            f'{str(ref_ua).strip()!r} of the reference {bpx.name}: the new '
+            'table would also replace the one in use before the reference',
+            BpixtabWarning)
 
 
 def write_bpixtab(reference, bad_pixels, output, *, useafter, **kwargs):

@@ -40,8 +40,9 @@ from astropy.table import QTable
 from scipy.spatial import cKDTree
 
 from .bpixtab import (CHIP_SHAPES, DETECTOR_CHIPS, DQ_BAD_PIXEL,
-                      REQUIRED_COLUMNS, BpixtabFile, check_bpixtab_rows,
-                      expand_bpixtab, read_bpixtab)
+                      REQUIRED_COLUMNS, BpixtabFile, bpixtab_row_warnings,
+                      check_bpixtab_rows, check_new_rows, expand_bpixtab,
+                      read_bpixtab)
 from .exceptions import AcsFlecksError, CertificationError
 
 __all__ = ['Check', 'CertificationResult', 'certify_bpixtab',
@@ -49,13 +50,14 @@ __all__ = ['Check', 'CertificationResult', 'certify_bpixtab',
 
 log = logging.getLogger(__name__)
 
-PASS, FAIL, SKIP = 'pass', 'FAIL', 'skip'
+PASS, FAIL, SKIP, WARN = 'pass', 'FAIL', 'not run', 'warn'
 
 
 @dataclass
 class Check:
     """One certification check: ``name``, ``status`` ('pass', 'FAIL',
-    'skip') and a one-line ``message``."""
+    'warn' -- valid but worth a look, 'not run' -- the check needs input
+    that was not given) and a one-line ``message``."""
 
     name: str
     status: str
@@ -102,7 +104,10 @@ class CertificationResult:
         return [c for c in self.checks if not c.passed]
 
     def add(self, name, ok, message):
-        status = SKIP if ok is None else (PASS if ok else FAIL)
+        """Add a check: ``ok`` `True` (pass), `False` (FAIL), `None` (not
+        run) or ``'warn'``."""
+        status = SKIP if ok is None else WARN if ok == WARN else \
+            (PASS if ok else FAIL)
         self.checks.append(Check(name, status, message))
 
     def to_table(self):
@@ -124,7 +129,7 @@ class CertificationResult:
         width = max(len(c.name) for c in self.checks) if self.checks else 0
         lines = [f'certify {self.path}']
         for c in self.checks:
-            lines.append(f'  [{c.status:4s}] {c.name:{width}s}  {c.message}')
+            lines.append(f'  [{c.status:7s}] {c.name:{width}s}  {c.message}')
         if self.difference is not None:
             lines.append('  pixel difference against the reference '
                          '(expanded as CALACS does):')
@@ -179,8 +184,54 @@ def crds_validate(path, *, expect=('acs', 'bpixtab')):
         from crds.certify import validators
     from crds.hst import locate
     path = os.fspath(path)
-    with _without_crds_gc():
-        return _crds_validate(path, expect, validators, locate)
+    with _without_crds_gc(), _uncompressed(path) as plain:
+        return _crds_validate(plain, expect, validators, locate)
+
+
+_MAGIC = {b'\x1f\x8b': 'gzip', b'BZh': 'bzip2', b'PK\x03\x04': 'zip'}
+
+
+def _compression(path):
+    """'gzip', 'bzip2', 'zip' (the compressions astropy reads) or `None`."""
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    return next((kind for magic, kind in _MAGIC.items()
+                 if head.startswith(magic)), None)
+
+
+@contextlib.contextmanager
+def _uncompressed(path):
+    """
+    Yield ``path``, or for a compressed FITS file (``.fits.gz``, ...) the
+    path of a decompressed copy in a temporary directory, removed after.
+
+    astropy reads compressed files transparently; the CRDS validators read
+    the bytes as text and fail on them ('utf-8' codec can't decode...).
+    """
+    kind = _compression(path)
+    if kind is None:
+        yield path
+        return
+    import bz2
+    import gzip
+    import shutil
+    import tempfile
+    import zipfile
+    name = os.path.basename(path)
+    for suffix in ('.gz', '.bz2', '.zip'):
+        if name.endswith(suffix):
+            name = name[:-len(suffix)]
+    with tempfile.TemporaryDirectory(prefix='acs_flecks_certify_') as tmp:
+        plain = os.path.join(tmp, name)
+        if kind == 'zip':
+            with zipfile.ZipFile(path) as zf, \
+                    zf.open(zf.infolist()[0]) as src, open(plain, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            opener = gzip.open if kind == 'gzip' else bz2.open
+            with opener(path, 'rb') as src, open(plain, 'wb') as dst:
+                shutil.copyfileobj(src, dst)
+        yield plain
 
 
 def _crds_validate(path, expect, validators, locate):
@@ -378,16 +429,30 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
                    f'DETECTOR={det}, flecks on {detector.upper()}')
     else:
         detector = det
-    problems = check_bpixtab_rows(table, detector=det)
-    kinds = {'ccdchip': 'CCDCHIP', 'axis': 'AXIS not', 'length': 'LENGTH',
-             'on_chip': 'running off'}
-    for name, key in kinds.items():
-        msgs = [p for p in problems if key in p]
-        result.add(name, not msgs, '; '.join(msgs) if msgs else 'ok')
     ref = None
     if reference is not None:
         ref = reference if isinstance(reference, BpixtabFile) else \
             read_bpixtab(reference, check=False)
+    # Rows CALACS cannot apply as written fail.  Rows it clips or ignores
+    # are valid in a reference (kept as they are: a warning), but rows this
+    # table adds to its reference must lie on the chip.
+    problems = check_bpixtab_rows(table, detector=det)
+    n_ref = len(ref.table) if ref is not None and ref.detector == det and \
+        len(table) >= len(ref.table) else len(table)
+    warn = bpixtab_row_warnings(table[:n_ref], detector=det)
+    added = check_new_rows(table[n_ref:], detector=det, offset=n_ref) \
+        if n_ref < len(table) else []
+    for name in ('axis', 'length', 'value', 'ccdchip', 'on_chip'):
+        fail = problems.of(name) + (added.of(name) if added else [])
+        soft = warn.of(name)
+        if fail:
+            result.add(name, False, '; '.join(fail))
+        elif soft:
+            what = 'reference row(s)' if ref is not None else 'row(s)'
+            result.add(name, WARN, f'{what} CALACS accepts: '
+                       + '; '.join(soft))
+        else:
+            result.add(name, True, 'ok')
     ndup = _n_duplicates(table)
     if ndup and ref is not None and len(table) >= len(ref.table):
         # duplicates the reference already had are kept on purpose (every
@@ -402,7 +467,7 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
         result.add('duplicates', ndup == 0,
                    f'{ndup} duplicate row(s)' if ndup else
                    'no duplicate rows')
-    if problems:
+    if problems or added:
         # rows CALACS rejects cannot be expanded: stop before the difference
         return result
 
@@ -440,7 +505,8 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
     result.add('massive_change', n_new <= max_new_pixels,
                f'{n_new} pixel(s) newly flagged (limit {max_new_pixels})')
     if flecks is None:
-        result.add('near_flecks', None, 'no fleck positions given')
+        result.add('near_flecks', None, 'not run: no fleck positions given '
+                   '(--flecks); new flags were not checked against them')
     else:
         dist = gained['distance'].to_value(u.pix)
         far = dist > max_distance

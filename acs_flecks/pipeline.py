@@ -162,6 +162,17 @@ def _box(box):
     return box
 
 
+def _box_shape(box):
+    """(nx, ny) of a cutout box given as a number, a pair or 'NXxNY'."""
+    box = _box(box)
+    if isinstance(box, str):
+        parts = box.lower().split('x')
+        return tuple(float(p) for p in (parts * 2)[:2])
+    if isinstance(box, (tuple, list)):
+        return (float(box[0]), float(box[-1]))
+    return (float(box), float(box))
+
+
 def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                  reference='auto', useafter=None, output=None, history=None,
                  report=None, outdir=None, median_size=15, nsigma=5.0,
@@ -405,9 +416,16 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                    if _fleck_name(r) in set(np.asarray(bad['fleck_id']).astype(str))]
         ua = useafter or min(flagged or [origin]).iso[:10]
         names = ', '.join(chars)
+        # certification checks every new flag against the positions of
+        # the new flecks (within the cutout box around each)
+        half_box = float(np.hypot(*_box_shape(box))) / 2
         delivery = deliver_bpixtab(
             ref_path, bad, output, useafter=ua, value=value,
             threshold=badpix_threshold, overwrite=True,
+            flecks=QTable({'ccdchip': np.asarray(new['ccdchip'], int),
+                           'x': np.asarray(_plain(new['x']), float),
+                           'y': np.asarray(_plain(new['y']), float)}),
+            max_distance=max(30.0, np.ceil(half_box) + 1),
             method=(f'acs_flecks: search of {len(files)} combined short '
                     f'flashed darks (median {median_size}, {nsigma} sigma, '
                     f'{min_area} px), transmissivity in lamp flats '

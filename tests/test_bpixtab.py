@@ -324,10 +324,11 @@ class TestReadReference:
 
     @pytest.mark.parametrize('row, match', [
         ((10, 10, 0, 1, 4, 1), 'LENGTH <= 0'),
+        ((10, 10, -3, 2, 4, 1), 'LENGTH <= 0'),
         ((10, 10, 5, 3, 4, 1), 'AXIS not 1 or 2'),
-        ((4094, 10, 5, 1, 4, 1), 'off the 4096x2048'),
-        ((10, 2047, 5, 2, 4, 1), 'off the 4096x2048'),
-        ((10, 10, 5, 1, 4, 3), 'CCDCHIP not in')])
+        ((10, 10, 5, 0, 4, -999), 'AXIS not 1 or 2'),
+        ((10, 10, 5, 1, -4, 1), 'VALUE outside 0..32767'),
+        ((10, 10, 5, 1, -32768, 2), 'VALUE outside 0..32767')])
     def test_rejected_rows(self, tmp_path, row, match):
         path = write_wfc_reference(tmp_path / 'r_bpx.fits',
                                    rows=[(1, 1, 1, 1, 4, 1), row])

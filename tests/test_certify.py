@@ -88,7 +88,7 @@ class TestCertifyPasses:
 
     def test_without_reference(self, new):
         r = certify_bpixtab(new)
-        assert r.passed and status(r, 'reference_rows') == 'skip'
+        assert r.passed and status(r, 'reference_rows') == 'not run'
         assert r.difference is None
 
     def test_real_hrc(self):
@@ -133,13 +133,44 @@ class TestCertifyFails:
     @pytest.mark.parametrize('row, check', [
         ((10, 10, 0, 1, 4, 1), 'length'),
         ((10, 10, 3, 3, 4, 1), 'axis'),
-        ((4095, 10, 5, 1, 4, 1), 'on_chip'),
-        ((10, 10, 3, 1, 4, 5), 'ccdchip')])
+        ((10, 10, 3, 1, -4, 1), 'value')])
     def test_rows_calacs_would_reject(self, new, tmp_path, row, check):
         bad = edit(new, tmp_path / 'c_bpx.fits',
                    append=[('N/A',) + row + (-999.0,)])
         r = certify_bpixtab(bad)
         assert status(r, check) == 'FAIL'
+
+    @pytest.mark.parametrize('row, check', [
+        ((4095, 10, 5, 1, 4, 1), 'on_chip'),
+        ((10, 2046, 5, 2, 4, 2), 'on_chip'),
+        ((0, 10, 5, 1, 4, 2), 'on_chip'),
+        ((5000, 10, 5, 1, 4, 2), 'on_chip'),
+        ((10, 10, 3, 1, 4, 5), 'ccdchip'),
+        ((10, 10, 3, 1, 4, -1), None)])
+    def test_rows_calacs_clips_or_ignores(self, new, ref, tmp_path, row,
+                                          check):
+        # without a reference such a row is valid (CALACS clips or ignores
+        # it): a warning; added to a reference, it must be on the chip
+        bad = edit(new, tmp_path / 'c_bpx.fits',
+                   append=[('N/A',) + row + (-999.0,)])
+        r = certify_bpixtab(bad)
+        own = {c.name: c.status for c in r.checks
+               if c.name not in ('crds_validators',)}
+        if check is None:   # CCDCHIP = -1 is a wildcard in dodqi.c
+            assert set(own.values()) <= {'pass', 'not run'}, r.report()
+        else:
+            assert own.pop(check) == 'warn', r.report()
+            assert set(own.values()) <= {'pass', 'not run'}, r.report()
+        if row[-1] in (5, -1):
+            # CRDS's own tpn allows CCDCHIP -999, 1, 2 only: reported as is
+            assert 'CCDCHIP' in {c.name: c.message for c in r.checks}[
+                'crds_validators']
+        else:
+            assert r.passed, r.report()
+        if check is None:
+            return
+        r = certify_bpixtab(bad, reference=ref)
+        assert status(r, check) == 'FAIL' and not r.passed
 
     def test_duplicate_rows(self, new, tmp_path):
         with fits.open(new) as h:

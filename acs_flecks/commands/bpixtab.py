@@ -26,6 +26,9 @@ from astropy.table import Table
 from ..exceptions import AcsFlecksError, CertificationError
 
 NAME = 'bpixtab'
+
+#: The flecks are on the WFC CCDs only.
+SUPPORTED_DETECTORS = ('WFC',)
 HELP = 'write a new bpixtab with DQ 4 on the fleck pixels (report §8)'
 
 
@@ -54,10 +57,11 @@ def add_arguments(parser):
     parser.add_argument('--value', type=int, default=4,
                         help='DQ flag to set (default: 4, bad detector pixel)')
     parser.add_argument('--threshold', type=float, default=0.5,
-                        help='flag pixels with transmissivity below this '
-                             '(default: 0.5)')
+                        help='flag pixels with transmissivity below this, '
+                             'in (0, 1] (default: 0.5)')
     parser.add_argument('--detector', default='WFC',
-                        help='detector of the flecks (default: WFC)')
+                        help='detector of the flecks (default: WFC, the '
+                             'only one supported)')
     parser.add_argument('--description', metavar='TEXT',
                         help='DESCRIP of the new table')
     parser.add_argument('--max-distance', type=float, default=30.0,
@@ -121,11 +125,16 @@ def _bad_pixels_from_flats(args, flecks):
 
 
 def run(args):
-    from ..bpixtab import deliver_bpixtab, parse_useafter
+    from ..bpixtab import check_threshold, deliver_bpixtab, parse_useafter
+    from ..io import check_detector
     from ..reference import resolve_reference
     from ..utils import check_output_path
 
-    parse_useafter(args.useafter)            # fail fast, before any work
+    # fail fast, before any work
+    parse_useafter(args.useafter, what='--useafter')
+    args.threshold = check_threshold(args.threshold, what='--threshold')
+    check_detector(args.detector.upper(), SUPPORTED_DETECTORS,
+                   operation='bpixtab (--detector)')
     flecks = read_table(args.flecks, 'fleck')
     image = args.image or (args.flats[0] if args.flats else None)
     reference = resolve_reference(args.reference, image=image)
