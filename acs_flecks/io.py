@@ -35,7 +35,8 @@ from .exceptions import InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
-           'check_detector', 'is_scaled', 'is_null_extension',
+           'open_image', 'check_detector', 'check_detectors',
+           'FLECK_DETECTORS', 'is_scaled', 'is_null_extension',
            'null_extension_shape', 'null_extension_array',
            'SUPPORTED_DETECTORS']
 
@@ -53,8 +54,8 @@ _RAW_MARGINS = {'WFC': (24, 20), 'HRC': (19, 20), 'SBC': (0, 0)}
 
 #: Why an operation cannot use a detector, for the refusal message.
 _DETECTOR_REASONS = {
-    'SBC': 'SBC is a MAMA: no post-flash, no CCD darks (DKC), no flecks',
-    'HRC': 'the flecks are on the WFC CCDs (HRC has its own light path)',
+    'SBC': 'SBC is a MAMA detector: no LED post-flash, no CCD darks, no DKC',
+    'HRC': 'the flecks are on the WFC CCDs',
 }
 
 
@@ -718,6 +719,82 @@ class ACSImage:
 def open_acs(path, **kwargs):
     """Open an ACS file; shorthand for ``ACSImage(path, **kwargs)``."""
     return ACSImage(path, **kwargs)
+
+
+#: The detector every fleck analysis needs: the flecks are on the WFC CCDs.
+FLECK_DETECTORS = ('WFC',)
+
+
+def check_detectors(images, *, operation, detector=FLECK_DETECTORS):
+    """
+    Refuse, from the primary headers alone, an ACS file of a detector an
+    operation does not support -- before the operation writes anything.
+
+    Files that cannot be read, or are not ACS, are left alone: the
+    operation reports (or skips) them with its own reason.
+
+    Parameters
+    ----------
+    images : iterable of str, path-like or `ACSImage`
+        The inputs (`None` entries are ignored).
+    operation : str
+        Name of the operation, for the message.
+    detector : str or tuple of str, optional
+        Supported detectors (default `FLECK_DETECTORS`).
+
+    Raises
+    ------
+    acs_flecks.exceptions.InputFileError
+        The first file of another detector.
+    """
+    for image in images:
+        if image is None:
+            continue
+        if isinstance(image, ACSImage):
+            check_detector(image.detector, detector, operation=operation,
+                           path=image.path)
+            continue
+        path = os.fspath(image)
+        try:
+            header = fits.getheader(path, 0)
+        except Exception:  # noqa: BLE001 - unreadable: the operation says why
+            continue
+        if str(header.get('INSTRUME', '')).strip() != 'ACS':
+            continue
+        det = str(header.get('DETECTOR', '')).strip()
+        if det in SUPPORTED_DETECTORS:
+            check_detector(det, detector, operation=operation, path=path)
+
+
+def open_image(image, *, operation, detector=FLECK_DETECTORS, **kwargs):
+    """
+    Open an image for an operation, refusing detectors it does not support.
+
+    Parameters
+    ----------
+    image : str, path-like or `ACSImage`
+        The file (an `ACSImage` is checked, not reopened).
+    operation : str
+        Name of the operation (e.g. 'find'), for the refusal message.
+    detector : str or tuple of str, optional
+        The detectors the operation supports (default `FLECK_DETECTORS`).
+    **kwargs
+        Passed to `ACSImage` (e.g. ``require_arrays``).
+
+    Returns
+    -------
+    ACSImage
+
+    Raises
+    ------
+    acs_flecks.exceptions.InputFileError
+        Unreadable file or unsupported detector.
+    """
+    if isinstance(image, ACSImage):
+        check_detector(image.detector, detector, operation=operation,
+                       path=image.path)
+        return image
+    return ACSImage(image, detector=detector, operation=operation, **kwargs)
 
 
 class ACSCollection:

@@ -143,7 +143,7 @@ def _split_flats(flats, origin):
     (the "before" thumbnails), broadband only for the latter."""
     after, before = [], []
     for path in flats:
-        img = ACSImage(path, detector='WFC')
+        img = ACSImage(path, detector='WFC', operation='run')
         (after if origin is None or img.obs_time >= origin else before
          ).append(img)
     before = [im for im in before if is_broadband(im.filter)]
@@ -255,7 +255,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     unflashed_files = expand_inputs(unflashed, what='un-flashed dark')
     eper_files = expand_inputs(eper, what='EPER')
     for path in files:
-        ACSImage(path, detector='WFC')  # fail early, before any work
+        ACSImage(path, detector='WFC', operation='run')  # fail early
 
     # Resolve the reference first: a missing reference must fail before
     # an hour of detection, and before anything is written.
@@ -306,7 +306,8 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     origin = None
     if len(new):
         origin = Time(min(str(t) for t in new['first_seen']))
-    epochs = sorted((ACSImage(p) for p in files), key=lambda im: im.obs_time)
+    epochs = sorted((ACSImage(p, detector='WFC', operation='run') for p in files),
+                    key=lambda im: im.obs_time)
 
     # §4-§6 for each new fleck.
     chars = {}
@@ -367,7 +368,8 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     # (the LED penumbra makes the detected area larger than the fleck).
     light = None
     if len(new) and unflashed_files:
-        unfl = sorted((ACSImage(p) for p in unflashed_files),
+        unfl = sorted((ACSImage(p, detector='WFC', operation='run')
+                       for p in unflashed_files),
                       key=lambda im: im.obs_time)
         radii = {}
         for ch in chars.values():

@@ -27,7 +27,7 @@ from scipy import ndimage
 from ..coords import (WFC_CHIP_SHAPE, chip_to_image, cutout_slices,
                       image_to_chip)
 from ..exceptions import AcsFlecksError, InputFileError
-from ..io import ACSImage
+from ..io import open_image
 
 __all__ = ['Cutout', 'Normalization', 'extract_cutout', 'normalize_cutout',
            'parse_box', 'DEFAULT_DQ_MASK',
@@ -134,9 +134,7 @@ class Cutout:
 
 
 def _open(image):
-    if isinstance(image, ACSImage):
-        return image
-    return ACSImage(image, require_arrays=False)
+    return open_image(image, operation='cutouts', require_arrays=False)
 
 
 def extract_cutout(image, *, ccdchip, x, y, box=(40, 40), read_noise=4.0):

@@ -34,7 +34,7 @@ from astropy.io import fits
 from astropy.table import QTable
 
 from ..exceptions import AcsFlecksError, SkippedFileWarning
-from ..io import ACSImage
+from ..io import open_image
 from ..utils import atomic_output, write_ecsv
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
@@ -58,7 +58,7 @@ class EperPair:
 
 
 def _open(f):
-    return f if isinstance(f, ACSImage) else ACSImage(f, require_arrays=False)
+    return open_image(f, operation='eper', require_arrays=False)
 
 
 def signal_level(image, *, ccdchip=None):

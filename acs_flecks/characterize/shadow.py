@@ -26,7 +26,7 @@ from astropy.table import QTable
 from astropy.time import Time
 
 from ..exceptions import AcsFlecksError
-from ..io import ACSImage
+from ..io import open_image
 from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout, output_prefix
 from .ledlamp import DARK_DQ_MASK, compare_led_lamp
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def _open(f):
-    return f if isinstance(f, ACSImage) else ACSImage(f, require_arrays=False)
+    return open_image(f, operation='shadow', require_arrays=False)
 
 
 def _check_box(b, name):

@@ -34,7 +34,7 @@ from scipy import ndimage
 from ..exceptions import (AcsFlecksError, ExcludedPixelsWarning,
                           InputFileError, SkippedFileWarning)
 from ..filters import BROADBAND_FILTERS, is_broadband
-from ..io import ACSImage
+from ..io import open_image
 from ..utils import atomic_output, write_ecsv
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
@@ -391,7 +391,7 @@ class TransmissivityResult:
 
 
 def _open(f):
-    return f if isinstance(f, ACSImage) else ACSImage(f)
+    return open_image(f, operation='transmissivity')
 
 
 def _select_flats(flats, max_span):

@@ -29,6 +29,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..io import check_detectors
+    check_detectors(args.images, operation='eper')
     check_outdir(args.outdir)
     pairs = pair_eper(args.images, ccdchip=args.ccdchip)
     res = eper_ratio(pairs, ccdchip=args.ccdchip, x=args.x, y=args.y,

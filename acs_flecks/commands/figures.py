@@ -70,6 +70,9 @@ def run(args):
     if args.manifest:
         for k, v in read_manifest(args.manifest).items():
             inputs[k] = inputs[k] + v
+    from ..io import check_detectors
+    check_detectors([p for v in inputs.values() for p in v]
+                    + list(args.daily_dark or []), operation='figures')
     if not any(inputs.values()) and not args.daily_dark:
         raise AcsFlecksError('no input files: give --dkc/--unflashed/--flats/'
                              '--eper/--daily-dark or --manifest')

@@ -87,7 +87,7 @@ def run(args):
                             deblend=args.deblend,
                             deblend_contrast=args.deblend_contrast,
                             deblend_min_area=args.deblend_min_area)
-    images = [ACSImage(p) for p in args.images]
+    images = [ACSImage(p, detector='WFC', operation='find') for p in args.images]
     out = check_output_path(args.output, inputs=args.images)
     if args.regions:
         check_output_path(args.regions, inputs=args.images)

@@ -28,6 +28,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..io import check_detectors
+    check_detectors([args.dkc, *args.flats], operation='ledlamp')
     check_outdir(args.outdir)
     lamp = measure_transmissivity(args.flats, ccdchip=args.ccdchip, x=args.x,
                                   y=args.y, box=parse_box(args.box),

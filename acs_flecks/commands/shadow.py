@@ -48,6 +48,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..io import check_detectors
+    check_detectors(args.darks, operation='shadow')
     check_outdir(args.outdir)
     try:
         nx, ny = (int(v) for v in args.size.lower().split('x'))

@@ -76,6 +76,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..io import check_detectors
+    check_detectors(list(args.flats) + list(args.before or []),
+                    operation='transmissivity')
     check_outdir(args.outdir)
     res = measure_transmissivity(
         args.flats, ccdchip=args.ccdchip, x=args.x, y=args.y,

@@ -51,7 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
-from ..io import ACSImage
+from ..io import open_image
 from ..jit import njit
 from .catalog import measure_sources, stack_catalogs
 from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
@@ -537,7 +537,7 @@ def find_chip(path, ccdchip, params=None, *, threads=1):
         The chip's catalog (no file metadata; see `find_artifacts`).
     """
     p = _params(params)
-    image = path if isinstance(path, ACSImage) else ACSImage(path)
+    image = open_image(path, operation='find')
     chip = image.chip(ccdchip, arrays=('SCI', 'DQ'), allow_nan=True)
     return find_artifacts_in_chip(
         chip.sci, chip.dq, ccdchip=chip.ccdchip, ltv=chip.ltv,
@@ -630,7 +630,7 @@ def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
                        deblend_nlevels=deblend_nlevels,
                        deblend_contrast=deblend_contrast,
                        deblend_min_area=deblend_min_area)
-    img = image if isinstance(image, ACSImage) else ACSImage(image)
+    img = open_image(image, operation='find')
     chips = img.chips if chips is None else tuple(int(c) for c in chips)
     for c in chips:
         img.chip_header(c)  # raises for an unknown chip

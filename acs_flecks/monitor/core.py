@@ -24,7 +24,7 @@ import numpy as np
 from astropy.table import QTable, vstack
 
 from ..exceptions import InputFileError, SkippedFileWarning
-from ..io import ACSImage
+from ..io import FLECK_DETECTORS, ACSImage, check_detector, check_detectors
 from .classify import DEFAULT_CHANGE_NSIGMA
 from .crossmatch import DEFAULT_TOLERANCE
 from .history import HistoryDatabase, file_checksum
@@ -92,6 +92,10 @@ def _scan(files, db, summary):
         except (OSError, ValueError) as exc:
             _skip(summary, path, f'cannot read ({exc})')
             continue
+        # another detector is not a bad epoch to skip but a wrong input:
+        # HRC/SBC files would be searched and labelled WFC1/WFC2
+        check_detector(image.detector, FLECK_DETECTORS, operation='monitor',
+                       path=path)
         if not image.flashed:
             # an un-flashed epoch would show no particle at all and make
             # every artifact "vanish"
@@ -219,6 +223,8 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         Unusable, newer-schema, read-only or locked database, or detection
         parameters that differ from the history's.
     """
+    # another detector is refused before the history is opened or created
+    check_detectors(files, operation='monitor')
     own = not isinstance(db, HistoryDatabase)
     created = own and not os.path.exists(os.fspath(db))
     database = HistoryDatabase(db, timeout=timeout) if own else db

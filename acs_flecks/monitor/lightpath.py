@@ -49,7 +49,7 @@ from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
 
 from ..coords import chip_to_image, pixel_to_index
 from ..exceptions import InputFileError
-from ..io import ACSImage
+from ..io import open_image
 
 __all__ = ['lightpath_test', 'measure_deficit', 'VERDICTS',
            'LIGHTPATH_DQ_MASK']
@@ -158,7 +158,7 @@ def _positions_table(positions):
 
 
 def _open(path, role, flashed):
-    image = path if isinstance(path, ACSImage) else ACSImage(path)
+    image = open_image(path, operation='lightpath')
     if flashed and not image.flashed:
         raise InputFileError(
             f'the {role} image is not post-flashed (FLASHDUR='

@@ -41,7 +41,7 @@ from matplotlib.patches import Rectangle
 
 from ..coords import chip_name, chip_to_image, image_to_chip, pixel_to_index
 from ..exceptions import AcsFlecksError, InputFileError
-from ..io import ACSImage
+from ..io import open_image
 from ..utils import atomic_output, write_ecsv
 from .characterize import save_figure
 
@@ -224,7 +224,7 @@ def read_manifest(path):
 
 
 def _open(f):
-    return f if isinstance(f, ACSImage) else ACSImage(f)
+    return open_image(f, operation='figures')
 
 
 def _by_time(images):

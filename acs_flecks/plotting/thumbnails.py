@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..coords import chip_name, chip_to_image, pixel_to_index
-from ..io import ACSImage
+from ..io import open_image
 from ..utils import atomic_output
 
 __all__ = ['contact_sheet', 'save_figure']
@@ -62,7 +62,7 @@ def contact_sheet(image, catalog, *, size=41, ncols=6, known=None,
     -------
     `matplotlib.figure.Figure`
     """
-    img = image if isinstance(image, ACSImage) else ACSImage(image)
+    img = open_image(image, operation='thumbnails')
     if known is None and 'known' in catalog.colnames:
         known = np.asarray(catalog['known'], dtype=bool)
     order = np.arange(len(catalog))

@@ -156,8 +156,8 @@ def plot_timeline(db, *, figure=None, label_new=True):
 
 
 def _cutout(path, ccdchip, x, y, size):
-    from ..io import ACSImage
-    img = ACSImage(path)
+    from ..io import open_image
+    img = open_image(path, operation='timeline')
     chip = img.chip(ccdchip, arrays=('SCI',))
     xi, yi = chip_to_image(x, y, chip.ltv)
     r, c = pixel_to_index(int(round(xi)), int(round(yi)))
