@@ -256,6 +256,13 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     eper_files = expand_inputs(eper, what='EPER')
     for path in files:
         ACSImage(path, detector='WFC', operation='run')  # fail early
+    from .io import check_detectors
+    check_detectors(flat_files + unflashed_files + eper_files,
+                    operation='run')
+    from .characterize.badpix import check_combine
+    check_combine(combine, filters=[ACSImage(p, detector='WFC',
+                                             operation='run').filter
+                                    for p in flat_files] or None)
 
     # Resolve the reference first: a missing reference must fail before
     # an hour of detection, and before anything is written.

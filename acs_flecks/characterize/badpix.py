@@ -21,10 +21,52 @@ from astropy.table import QTable, vstack
 
 from ..exceptions import AcsFlecksError
 
-__all__ = ['bad_pixels', 'combine_maps', 'COMBINE_RULES']
+__all__ = ['bad_pixels', 'combine_maps', 'check_combine', 'COMBINE_RULES']
 
 #: Rules for combining the per-filter maps.
 COMBINE_RULES = ('bluest', 'mean', 'min')
+
+
+def check_combine(combine, *, filters=None, what='combine'):
+    """
+    Check a combination rule before any work.
+
+    Parameters
+    ----------
+    combine : str
+        One of `COMBINE_RULES` or a WFC filter name.
+    filters : iterable of str, optional
+        The filters of the flats that will be measured: a named filter must
+        be one of them.
+    what : str, optional
+        Name of the parameter in the message ('combine', '--combine').
+
+    Returns
+    -------
+    str
+        The rule, or the filter name in upper case.
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        An unknown rule or filter, or a filter none of the flats has.
+    """
+    from ..filters import WFC_FILTERS
+    rule = str(combine).strip()
+    if rule in COMBINE_RULES:
+        return rule
+    name = rule.upper()
+    if name not in WFC_FILTERS:
+        raise AcsFlecksError(
+            f'{what} must be one of {", ".join(COMBINE_RULES)} or a WFC '
+            f'filter name (e.g. F435W), got {combine!r}')
+    if filters is not None:
+        have = sorted(set(str(f).strip().upper() for f in filters))
+        if name not in have:
+            raise AcsFlecksError(
+                f'{what} = {name}, but no flat is in that filter (flats: '
+                f'{", ".join(have) or "none"})')
+    return name
 
 
 def combine_maps(result, combine='bluest'):

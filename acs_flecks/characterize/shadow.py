@@ -25,7 +25,7 @@ import numpy as np
 from astropy.table import QTable
 from astropy.time import Time
 
-from ..exceptions import AcsFlecksError
+from ..exceptions import AcsFlecksError, InputFileError
 from ..io import open_image
 from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout, output_prefix
@@ -41,6 +41,24 @@ log = logging.getLogger(__name__)
 
 def _open(f):
     return open_image(f, operation='shadow', require_arrays=False)
+
+
+def _open_flashed_dark(f):
+    """Open a dark for the shadow analysis, refusing anything that is not
+    a post-flashed dark: the trail is a deficit of post-flash signal
+    (report §5), so an un-flashed image or a lamp flat gives a meaningless
+    "significance"."""
+    im = _open(f)
+    if im.imagetyp and im.imagetyp.upper() != 'DARK':
+        raise InputFileError(
+            f'IMAGETYP={im.imagetyp!r}, not a dark: the shadow analysis '
+            '(report §5) needs short post-flashed darks (DKC)', path=im.path)
+    if not im.flashed:
+        raise InputFileError(
+            f'not post-flashed (FLASHDUR={im.flashdur.value:g} s, '
+            f'FLASHSTA={im.flashsta!r}): the shadow analysis (report §5) '
+            'needs short post-flashed darks (DKC)', path=im.path)
+    return im
 
 
 def _check_box(b, name):
@@ -84,6 +102,7 @@ def shadow_boxes(image, *, ccdchip, x, y, size=(3, 11), box=(40, 40), gap=3,
     shadow, empty : tuple of int
         (xmin, xmax, ymin, ymax), 1-indexed inclusive chip pixels.
     """
+    image = _open_flashed_dark(image)
     if lamp is not None:
         # the fleck's LED footprint without the trail: the lamp blocking
         # image moved and scaled onto the dark (the fit clips the trail)
@@ -209,6 +228,12 @@ def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
         (recommended, see `shadow_boxes`).
     fleck_id : str
 
+    Raises
+    ------
+    acs_flecks.exceptions.InputFileError
+        A dark that is not a post-flashed dark (IMAGETYP not 'DARK', or
+        not post-flashed): the trail is a deficit of post-flash signal.
+
     Returns
     -------
     ShadowSeries
@@ -218,13 +243,15 @@ def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
         ``significance`` (difference / error), ``shadow_err_array`` and
         ``empty_err_array`` (from ERR), ``ncombine``.
     """
-    imgs = sorted((_open(d) for d in darks), key=lambda im: im.obs_time.mjd)
+    imgs = sorted((_open_flashed_dark(d) for d in darks),
+                  key=lambda im: im.obs_time.mjd)
     if not imgs:
         raise AcsFlecksError('no darks given')
     if (shadow_box is None) != (empty_box is None):
         raise AcsFlecksError('give both shadow_box and empty_box, or neither')
     if shadow_box is None:
-        ref = _open(reference) if reference is not None else imgs[-1]
+        ref = _open_flashed_dark(reference) if reference is not None \
+            else imgs[-1]
         shadow_box, empty_box = shadow_boxes(ref, ccdchip=ccdchip, x=x, y=y,
                                              size=size, gap=gap, lamp=lamp)
         log.debug('shadow box x %d-%d y %d-%d, empty box x %d-%d y %d-%d',

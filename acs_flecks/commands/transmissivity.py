@@ -79,6 +79,8 @@ def run(args):
     from ..io import check_detectors
     check_detectors(list(args.flats) + list(args.before or []),
                     operation='transmissivity')
+    from ..characterize.badpix import check_combine
+    check_combine(args.combine, what='--combine')
     check_outdir(args.outdir)
     res = measure_transmissivity(
         args.flats, ccdchip=args.ccdchip, x=args.x, y=args.y,
