@@ -34,7 +34,7 @@ from .shifts import transform_image
 from .transmissivity import select_aperture
 
 __all__ = ['shadow_boxes', 'shadow_time_series', 'ShadowSeries',
-           'box_signal']
+           'box_signal', 'check_flashed_darks']
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,27 @@ def _open_flashed_dark(f):
             f'FLASHSTA={im.flashsta!r}): the shadow analysis (report §5) '
             'needs short post-flashed darks (DKC)', path=im.path)
     return im
+
+
+def check_flashed_darks(darks):
+    """
+    Open the darks of a shadow analysis, refusing any that is not a
+    post-flashed dark (IMAGETYP 'DARK', post-flashed successfully).
+
+    Parameters
+    ----------
+    darks : list of str, path-like or `~acs_flecks.io.ACSImage`
+
+    Returns
+    -------
+    list of `~acs_flecks.io.ACSImage`
+
+    Raises
+    ------
+    acs_flecks.exceptions.InputFileError
+        The first input that is not a post-flashed WFC dark.
+    """
+    return [_open_flashed_dark(d) for d in darks]
 
 
 def _check_box(b, name):
@@ -243,8 +264,7 @@ def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
         ``significance`` (difference / error), ``shadow_err_array`` and
         ``empty_err_array`` (from ERR), ``ncombine``.
     """
-    imgs = sorted((_open_flashed_dark(d) for d in darks),
-                  key=lambda im: im.obs_time.mjd)
+    imgs = sorted(check_flashed_darks(darks), key=lambda im: im.obs_time.mjd)
     if not imgs:
         raise AcsFlecksError('no darks given')
     if (shadow_box is None) != (empty_box is None):

@@ -50,6 +50,8 @@ def add_arguments(parser):
 def run(args):
     from ..io import check_detectors
     check_detectors(args.darks, operation='shadow')
+    from ..characterize.shadow import check_flashed_darks
+    args.darks = check_flashed_darks(args.darks)     # before any output
     check_outdir(args.outdir)
     try:
         nx, ny = (int(v) for v in args.size.lower().split('x'))
