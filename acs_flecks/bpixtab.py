@@ -132,6 +132,18 @@ def _column(table, name):
     return np.asarray(getattr(table[name], 'value', table[name]))
 
 
+def _check_readable(path, error):
+    """Raise ``error`` (one line naming the file) for a file that is not
+    FITS or is truncated, compressed files included (astropy reads a
+    truncated ``.gz`` silently short)."""
+    from .exceptions import InputFileError
+    from .io import _read_fits_headers
+    try:
+        _read_fits_headers(path)
+    except InputFileError as exc:
+        raise error(exc.problem, path=path) from None
+
+
 def read_bpixtab(path, *, detector=None, check=True):
     """
     Read a bad-pixel table, keeping its column types.
@@ -162,6 +174,7 @@ def read_bpixtab(path, *, detector=None, check=True):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ReferenceFileError('no such bad-pixel table', path=path)
+    _check_readable(path, ReferenceFileError)
     try:
         with fits.open(path, memmap=False) as hdul:
             hdul.verify('exception')

@@ -390,11 +390,16 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
     Raises
     ------
     acs_flecks.exceptions.AcsFlecksError
-        The file (or the reference) does not exist.
+        The file (or the reference) does not exist, is not FITS or is
+        truncated.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AcsFlecksError('no such file to certify', path=path)
+    # a file that is not FITS at all, or is truncated, is bad input (one
+    # line, exit 2), not a certification result
+    from .bpixtab import _check_readable
+    _check_readable(path, AcsFlecksError)
     result = CertificationResult(path=path)
 
     # 1. FITS standard

@@ -47,6 +47,9 @@ SUPPORTED_DETECTORS = ('WFC', 'HRC', 'SBC')
 
 _ARRAYS = ('SCI', 'ERR', 'DQ')
 
+#: MJD of 2002-03-01, when ACS was installed on HST (SM3B).
+ACS_INSTALLED_MJD = 52334.0
+
 #: Columns and rows a raw frame adds on each side of the trimmed chip
 #: (physical prescan, virtual overscan; hstcal ``acsccd``): WFC 24 and 20,
 #: HRC 19 and 20 (the real HRC raw: 1062 x 1044 with LTV1 = 19).
@@ -357,6 +360,9 @@ class ACSImage:
         for key in ('EXPSTART', 'EXPEND', 'EXPTIME', 'TEXPTIME', 'FLASHDUR',
                     'DARKTIME'):
             _number(self.header, key, path=self.path)
+        expstart = _number(self.header, 'EXPSTART', path=self.path)
+        if expstart is not None:
+            self._check_mjd(expstart, 'EXPSTART')
         self._index = self._map_extensions(exts, require_arrays)
         if det == 'WFC':
             for key in ('FILTER1', 'FILTER2'):
@@ -365,6 +371,19 @@ class ACSImage:
                         and name != 'N/A':
                     raise InputFileError(
                         f'unknown WFC filter {key}={name!r}', path=self.path)
+
+    def _check_mjd(self, mjd, what):
+        """Refuse an observation time outside the life of ACS (installed
+        2002-03-01; at most a year from now)."""
+        import datetime
+        start = Time(ACS_INSTALLED_MJD, format='mjd')
+        end = Time(datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None)).mjd + 366
+        if not ACS_INSTALLED_MJD <= mjd <= end:
+            raise InputFileError(
+                f'{what} = MJD {mjd:g} is outside the life of ACS (installed '
+                f'{start.iso[:10]}, MJD {ACS_INSTALLED_MJD}): not an ACS '
+                'observation time', path=self.path)
 
     def _map_extensions(self, exts, require_arrays):
         det = _card(self.header, 'DETECTOR')
@@ -415,7 +434,12 @@ class ACSImage:
             entry = {'SCI': idx, 'header': hdr, 'extver': ver,
                      'headers': {'SCI': hdr}}
             shape = (int(hdr.get('NAXIS2', 0)), int(hdr.get('NAXIS1', 0)))
-            if int(hdr.get('NAXIS', 0) or 0) != 2:
+            naxis = int(hdr.get('NAXIS', 0) or 0)
+            if naxis not in (0, 2):
+                raise InputFileError(
+                    f'[SCI,{ver}] is a {naxis}-D image (NAXIS={naxis}); an ACS '
+                    'chip is 2-D', path=self.path)
+            if naxis != 2:
                 shape = (0, 0) if not is_null_extension(hdr) else \
                     (null_extension_shape(hdr) or (0, 0))
             for name in ('ERR', 'DQ'):
@@ -541,11 +565,13 @@ class ACSImage:
                                  path=self.path)
         clock = _card(self.header, 'TIME-OBS') or '00:00:00'
         try:
-            return Time(f'{date}T{clock}', format='isot', scale='utc')
+            t = Time(f'{date}T{clock}', format='isot', scale='utc')
         except ValueError:
             raise InputFileError(
                 f'unreadable DATE-OBS/TIME-OBS {date!r} {clock!r}',
                 path=self.path) from None
+        self._check_mjd(t.mjd, 'DATE-OBS')
+        return t
 
     @property
     def flashdur(self):

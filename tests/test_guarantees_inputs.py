@@ -134,7 +134,18 @@ def _set(index, key, value):
     return f
 
 
+def _cube(hdus):
+    h = hdus[1]
+    hdus[1] = fits.ImageHDU(np.zeros((2,) + h.data.shape, np.float32),
+                            header=h.header, name='SCI', ver=1)
+
+
 INCONSISTENT = {
+    'sci_3d': (_cube, 'is a 3-D image'),
+    'expstart_before_acs': (_set(0, 'EXPSTART', 40000.0),
+                            'outside the life of ACS'),
+    'expstart_far_future': (_set(0, 'EXPSTART', 1e10),
+                            'outside the life of ACS'),
     'duplicate_extver': (_dup_extver, 'duplicate or missing EXTVER'),
     'missing_extver': (_no_extver, 'duplicate or missing EXTVER'),
     'orphan_err_dq': (_orphan, 'without a matching SCI'),
@@ -662,6 +673,39 @@ class TestReferenceRules:
         r = certify_bpixtab(ref)
         assert not r.passed
         assert {c.name: c.status for c in r.checks}['value'] == 'FAIL'
+
+
+class TestUnreadableTables:
+    @pytest.fixture
+    def tables(self, tmp_path):
+        ref = write_wfc_reference(tmp_path / 'ref_bpx.fits', n=300)
+        gz = _gzip(ref, tmp_path / 'refgz_bpx.fits.gz')
+        data, gzdata = ref.read_bytes(), gz.read_bytes()
+        cut = tmp_path / 'cut_bpx.fits'
+        cut.write_bytes(data[:len(data) - 2880])
+        cutgz = tmp_path / 'cutgz_bpx.fits.gz'
+        cutgz.write_bytes(gzdata[:len(gzdata) // 2])
+        text = tmp_path / 'text_bpx.fits'
+        text.write_text('not FITS\n' * 400)
+        return ref, [cut, cutgz, text]
+
+    def test_certify_refuses(self, tmp_path, capsys, tables):
+        ref, bad = tables
+        for p in bad:
+            assert_refused(['certify', p], tmp_path, capsys, names=p,
+                           inputs=[p])
+            assert_refused(['certify', ref, '--reference', p], tmp_path,
+                           capsys, names=p, inputs=[p, ref])
+
+    def test_bpixtab_refuses_reference(self, tmp_path, capsys, tables):
+        ref, bad = tables
+        pixels = tmp_path / 'bad.ecsv'
+        fleck_pixels().write(pixels)
+        for p in bad:
+            assert_refused(['bpixtab', '--reference', p, '--bad-pixels',
+                            pixels, '--useafter', '2017-05-05', '-o',
+                            'n_bpx.fits'], tmp_path, capsys, names=p,
+                           inputs=[p, pixels])
 
 
 class TestOptions:

@@ -341,13 +341,18 @@ class TestMonitor:
         hrc = write_epoch(tmp_path / 'hrc.fits', '2017-07-01T00:00:00', [],
                           detector='HRC', chips=(1,))
         db = tmp_path / 'h.sqlite'
-        with pytest.raises(InputFileError, match='different detectors'):
+        # the monitor supports WFC only: an HRC file is refused before the
+        # history is created (it used to be searched as WFC1) [#9]
+        with pytest.raises(InputFileError, match='monitor supports WFC only'):
             run(timeline + [hrc], db)
-        with HistoryDatabase(db, readonly=True) as h:
-            assert len(h) == 0
+        assert not db.exists()
         run(timeline, db)
-        with pytest.raises(InputFileError, match='history .*WFC'):
+        with HistoryDatabase(db, readonly=True) as h:
+            n = len(h)
+        with pytest.raises(InputFileError, match='monitor supports WFC only'):
             run([hrc], db)
+        with HistoryDatabase(db, readonly=True) as h:
+            assert len(h) == n
 
     def test_detection_parameters_must_match(self, timeline, tmp_path):
         db = tmp_path / 'h.sqlite'
