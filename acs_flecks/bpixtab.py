@@ -1073,6 +1073,10 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
     pedigree = pedigree or format_pedigree(useafter)
     if threshold is not None:
         threshold = check_threshold(threshold)
+    if certify:     # the certification's limits, before anything is written
+        from .certify import _check_options
+        _check_options(value=value, max_distance=max_distance,
+                       max_new_pixels=10000)
     ref_path = reference.path if isinstance(reference, BpixtabFile) else \
         os.fspath(reference)
     check_output_path(output, inputs=[ref_path], overwrite=overwrite)

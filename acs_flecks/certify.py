@@ -358,6 +358,26 @@ def pixel_difference(new, reference, *, detector='WFC', flecks=None):
     return difference, gained
 
 
+def _check_options(*, value, max_distance, max_new_pixels):
+    """Refuse limits that would make a check pass by construction (NaN
+    distances compare False) or fail by construction."""
+    try:
+        d = float(max_distance)
+    except (TypeError, ValueError):
+        d = float('nan')
+    if not (np.isfinite(d) and d > 0):
+        raise AcsFlecksError(f'max_distance (--max-distance) must be a '
+                             f'positive number of pixels, got {max_distance!r}')
+    if isinstance(max_new_pixels, bool) or not isinstance(
+            max_new_pixels, (int, np.integer)) or max_new_pixels < 0:
+        raise AcsFlecksError(f'max_new_pixels (--max-new-pixels) must be a '
+                             f'whole number >= 0, got {max_new_pixels!r}')
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+            or not 0 < int(value) <= 32767:
+        raise AcsFlecksError(f'value (--value) must be a DQ flag in 1..32767 '
+                             f'(e.g. 4), got {value!r}')
+
+
 def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
                     detector=None, max_distance=30.0, max_new_pixels=10000):
     """
@@ -393,6 +413,8 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
         The file (or the reference) does not exist, is not FITS or is
         truncated.
     """
+    _check_options(value=value, max_distance=max_distance,
+                   max_new_pixels=max_new_pixels)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AcsFlecksError('no such file to certify', path=path)

@@ -727,6 +727,25 @@ class TestOptions:
                               inputs=inputs)
         assert '(0, 1]' in line
 
+    @pytest.mark.parametrize('option, value', [
+        ('--max-distance', 'nan'), ('--max-distance', '-1'),
+        ('--max-distance', '0'), ('--max-distance', 'inf'),
+        ('--max-new-pixels', '-1'), ('--value', '0'), ('--value', '-4'),
+        ('--value', '65536')])
+    def test_certify_limits_refused(self, tmp_path, capsys, args, option,
+                                    value):
+        _, (ref, _) = args
+        assert_refused(['certify', ref, f'{option}={value}'], tmp_path,
+                       capsys, names=option, inputs=[ref])
+
+    @pytest.mark.parametrize('value', ['nan', '-1', '0'])
+    def test_bpixtab_max_distance_refused(self, tmp_path, capsys, args,
+                                          value):
+        argv, inputs = args
+        assert_refused(argv + ['--useafter', '2017-05-05',
+                               f'--max-distance={value}'], tmp_path, capsys,
+                       names='--max-distance', inputs=inputs)
+
     @pytest.mark.parametrize('value', [0.5, 1, 1e-3])
     def test_threshold_accepted(self, value):
         assert check_threshold(value) == value

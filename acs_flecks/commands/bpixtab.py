@@ -133,6 +133,9 @@ def run(args):
     # fail fast, before any work
     parse_useafter(args.useafter, what='--useafter')
     args.threshold = check_threshold(args.threshold, what='--threshold')
+    from ..certify import _check_options
+    _check_options(value=args.value, max_distance=args.max_distance,
+                   max_new_pixels=10000)
     check_detector(args.detector.upper(), SUPPORTED_DETECTORS,
                    operation='bpixtab (--detector)')
     flecks = read_table(args.flecks, 'fleck')
