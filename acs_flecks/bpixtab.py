@@ -212,6 +212,18 @@ def read_bpixtab(path, *, detector=None, check=True):
             raise ReferenceFileError(
                 f'column {name} must be integer, it is {table[name].dtype}',
                 path=path)
+    if 'CCDGAIN' in table.colnames and table['CCDGAIN'].dtype.kind not in 'iuf':
+        raise ReferenceFileError(f'column CCDGAIN must be numeric, it is '
+                                 f'{table["CCDGAIN"].dtype}', path=path)
+    if 'CCDAMP' in table.colnames and table['CCDAMP'].dtype.kind not in 'SU':
+        raise ReferenceFileError(f'column CCDAMP must be a string, it is '
+                                 f'{table["CCDAMP"].dtype}', path=path)
+    for name in table.colnames:
+        if table[name].ndim > 1:
+            raise ReferenceFileError(
+                f'column {name} holds arrays (shape {table[name].shape[1:]} '
+                'per row); a bad-pixel table has one value per cell',
+                path=path)
     bpx = BpixtabFile(path=path, table=table, primary_header=primary,
                       header=header, columns=columns)
     instrume = str(primary.get('INSTRUME', '')).strip()

@@ -708,6 +708,26 @@ class TestUnreadableTables:
                            inputs=[p, pixels])
 
 
+class TestColumnTypes:
+    @pytest.mark.parametrize('col, fmt, values, match', [
+        ('CCDGAIN', '4A', ['-999'] * 2, 'CCDGAIN must be numeric'),
+        ('CCDAMP', 'J', [0, 0], 'CCDAMP must be a string'),
+        ('PIX1', 'E', [1.0, 2.0], 'PIX1 must be integer')])
+    def test_refused(self, tmp_path, col, fmt, values, match):
+        base = {'PIX1': ('J', [1, 2]), 'PIX2': ('J', [1, 1]),
+                'LENGTH': ('J', [1, 1]), 'AXIS': ('J', [1, 1]),
+                'VALUE': ('J', [4, 4]), 'CCDCHIP': ('J', [1, 2]),
+                'CCDAMP': ('4A', ['N/A'] * 2), 'CCDGAIN': ('E', [-999.0] * 2)}
+        base[col] = (fmt, values)
+        cols = [fits.Column(n, f, array=v) for n, (f, v) in base.items()]
+        ph = fits.Header({'INSTRUME': 'ACS', 'DETECTOR': 'WFC'})
+        p = tmp_path / 't_bpx.fits'
+        fits.HDUList([fits.PrimaryHDU(header=ph),
+                      fits.BinTableHDU.from_columns(cols)]).writeto(p)
+        with pytest.raises(ReferenceFileError, match=match):
+            read_bpixtab(p)
+
+
 class TestOptions:
     @pytest.fixture
     def args(self, tmp_path):
