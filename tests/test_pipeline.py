@@ -101,6 +101,10 @@ class TestChain:
         new = read_bpixtab(new_path)
         assert new.primary_header['USEAFTER'] == 'May 05 2017 00:00:00'
         assert result.delivery.certification.passed
+        # the distance check ran against the new flecks' positions [#9]
+        near = {c.name: c for c in result.delivery.certification.checks}[
+            'near_flecks']
+        assert near.status == 'pass', near.message
         bad = result.bad_pixels
         truth = sim.truth.artifacts
         for fleck, chip in (('fleck1', 2), ('fleck2', 1)):
