@@ -358,6 +358,21 @@ def _null_err_dq(src, dst):
     return _edit(src, dst, f)
 
 
+def _tile_compressed(src, dst):
+    """The file with every image extension tile-compressed (fpack-like,
+    lossless)."""
+    with fits.open(src) as h:
+        hdus = [fits.PrimaryHDU(header=h[0].header)]
+        for hdu in h[1:]:
+            c = fits.CompImageHDU(hdu.data, header=hdu.header, name=hdu.name,
+                                  compression_type='GZIP_2',
+                                  quantize_level=0.0)
+            c.header['EXTVER'] = hdu.ver
+            hdus.append(c)
+        fits.HDUList(hdus).writeto(dst)
+    return dst
+
+
 def _catalog(path, tmp_path, capsys):
     out = tmp_path / (os.path.basename(path) + '.ecsv')
     assert main(['-q', 'find', str(path), '-o', str(out)]) == 0
@@ -373,7 +388,8 @@ class TestTwins:
                  _bzero(dkc, tmp_path / 'bz_dkc.fits'),
                  _gzip(_bzero(dkc, tmp_path / 'bz2_dkc.fits'),
                        tmp_path / 'bz2_dkc.fits.gz'),
-                 _null_err_dq(dkc, tmp_path / 'null_dkc.fits')]
+                 _null_err_dq(dkc, tmp_path / 'null_dkc.fits'),
+                 _tile_compressed(dkc, tmp_path / 'fz_dkc.fits')]
         plain = _catalog(dkc, tmp_path, capsys)
         assert len(plain) == 2
         for twin in twins:
@@ -386,8 +402,9 @@ class TestTwins:
         bz = _bzero(dkc, tmp_path / 'bz_dkc.fits')
         gz = _gzip(bz, tmp_path / 'bz_dkc.fits.gz')
         nul = _null_err_dq(dkc, tmp_path / 'null_dkc.fits')
+        fz = _tile_compressed(dkc, tmp_path / 'fz_dkc.fits')
         ref = ACSImage(dkc)
-        for p in (bz, gz, nul):
+        for p in (bz, gz, nul, fz):
             img = ACSImage(p)
             for chip in (1, 2):
                 a, b = ref.chip(chip), img.chip(chip)
