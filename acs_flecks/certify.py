@@ -415,6 +415,9 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
     """
     _check_options(value=value, max_distance=max_distance,
                    max_new_pixels=max_new_pixels)
+    if detector is not None and str(detector).upper() not in CHIP_SHAPES:
+        raise AcsFlecksError(f'detector (--detector) must be one of '
+                             f'{", ".join(CHIP_SHAPES)}, got {detector!r}')
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AcsFlecksError('no such file to certify', path=path)

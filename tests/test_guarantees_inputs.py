@@ -440,11 +440,13 @@ class TestTwins:
         refgz = _gzip(ref, tmp_path / 'refgz_bpx.fits.gz')
         bad = tmp_path / 'bad.ecsv'
         fleck_pixels().write(bad)
+        badgz = _gzip(bad, tmp_path / 'bad.ecsv.gz')
         outs = []
-        for r, name in ((ref, 'a_bpx.fits'), (refgz, 'b_bpx.fits')):
+        for r, b, name in ((ref, bad, 'a_bpx.fits'),
+                           (refgz, badgz, 'b_bpx.fits')):
             out = tmp_path / name
             assert main(['-q', 'bpixtab', '--reference', str(r),
-                         '--bad-pixels', str(bad), '--useafter', '2017-05-05',
+                         '--bad-pixels', str(b), '--useafter', '2017-05-05',
                          '-o', str(out)]) == 0
             outs.append(out)
         capsys.readouterr()
@@ -768,7 +770,7 @@ class TestOptions:
         ('--max-distance', 'nan'), ('--max-distance', '-1'),
         ('--max-distance', '0'), ('--max-distance', 'inf'),
         ('--max-new-pixels', '-1'), ('--value', '0'), ('--value', '-4'),
-        ('--value', '65536')])
+        ('--value', '65536'), ('--detector', 'NIRCAM')])
     def test_certify_limits_refused(self, tmp_path, capsys, args, option,
                                     value):
         _, (ref, _) = args

@@ -82,7 +82,7 @@ def read_table(path, what):
     if not os.path.isfile(path):
         raise AcsFlecksError(f'no such {what} file', path=path)
     try:
-        fmt = 'ascii.ecsv' if path.endswith('.ecsv') else None
+        fmt = 'ascii.ecsv' if path.endswith(('.ecsv', '.ecsv.gz')) else None
         return Table.read(path, format=fmt) if fmt else Table.read(path)
     except Exception as exc:  # astropy raises many types for bad tables
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
