@@ -364,11 +364,14 @@ class TestMonitor:
 class TestDatabase:
     def test_schema_and_wal(self, tmp_path):
         db = tmp_path / 'h.sqlite'
-        HistoryDatabase(db).close()
+        with HistoryDatabase(db) as h:   # WAL while open
+            assert h._execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+        # closed: back to a rollback journal, no -wal/-shm left behind
+        assert sorted(p.name for p in tmp_path.iterdir()) == ['h.sqlite']
         con = sqlite3.connect(db)
         assert con.execute('PRAGMA user_version').fetchone()[0] == \
             SCHEMA_VERSION
-        assert con.execute('PRAGMA journal_mode').fetchone()[0] == 'wal'
+        assert con.execute('PRAGMA journal_mode').fetchone()[0] == 'delete'
         tables = {r[0] for r in con.execute(
             "SELECT name FROM sqlite_master WHERE type='table'")}
         assert {'epochs', 'detections', 'artifacts', 'meta'} <= tables

@@ -106,6 +106,38 @@ def _print_summary(art):
                 print(f'  CHANGED {where}: {r["change_reason"]}')
 
 
+def _validate(args, files):
+    """Every option and output, before the database is opened."""
+    from ..detect import FindParameters
+    from ..utils import OutputGuard
+    from ..validate import check_figure_format, check_integer, check_number
+    check_number(args.tolerance, '--tolerance', minimum=0, inclusive=False)
+    check_number(args.change_nsigma, '--change-nsigma', minimum=0,
+                 inclusive=False)
+    check_integer(args.vanish_after, '--vanish-after', minimum=1)
+    check_integer(args.workers, '--workers', minimum=1, allow_none=True)
+    for opt, name in (('--median-size', 'median_size'),
+                      ('--nsigma', 'nsigma'), ('--min-area', 'min_area')):
+        try:
+            FindParameters(**{name: getattr(args, name)})
+        except AcsFlecksError as exc:
+            raise AcsFlecksError(str(exc).replace(name, opt, 1)) from None
+    guard = OutputGuard(inputs=files,
+                        protected=[(args.db, 'the history database')])
+    guard.file(args.output, option='-o')
+    guard.file(args.detections, option='--detections')
+    for opt in ('timeline', 'thumbnails'):
+        path = getattr(args, opt)
+        if path:
+            check_figure_format(path, f'--{opt}')
+            guard.file(path, option=f'--{opt}')
+    for path in files:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a FITS file',
+                                 path=path)
+
+
 def run(args):
     from ..monitor import HistoryDatabase, monitor_epochs
     files = list(args.files) + list(args.add)
@@ -117,6 +149,7 @@ def run(args):
     if args.workers is not None and scheduler not in (None, 'serial'):
         raise AcsFlecksError('--workers applies to the local cluster only, '
                              'not to --scheduler ADDRESS')
+    _validate(args, files)
     if files:
         art = monitor_epochs(
             files, db=args.db, tolerance=args.tolerance, scheduler=scheduler,
@@ -142,7 +175,7 @@ def run(args):
                 fig = func(args.db)
                 with atomic_output(path) as tmp:
                     fig.savefig(tmp, dpi=120,
-                                format=os.path.splitext(path)[1][1:] or 'png')
+                                format=os.path.splitext(path)[1][1:].lower())
     _print_summary(art)
     if args.output:
         print(f'wrote {args.output}')

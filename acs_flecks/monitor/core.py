@@ -27,7 +27,7 @@ from ..exceptions import InputFileError, SkippedFileWarning
 from ..io import FLECK_DETECTORS, ACSImage, check_detector, check_detectors
 from .classify import DEFAULT_CHANGE_NSIGMA
 from .crossmatch import DEFAULT_TOLERANCE
-from .history import HistoryDatabase, file_checksum
+from .history import DuplicateEpoch, HistoryDatabase, file_checksum
 from .parallel import ChipTask, detect_chips
 
 __all__ = ['monitor_epochs', 'export_history', 'chip_coverage']
@@ -223,6 +223,24 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         Unusable, newer-schema, read-only or locked database, or detection
         parameters that differ from the history's.
     """
+    # every parameter and output before the database is opened (or made)
+    from ..utils import check_output_path
+    from ..validate import check_integer, check_number
+    files = [os.fspath(f) for f in files]
+    tolerance = check_number(tolerance, 'tolerance', minimum=0,
+                             inclusive=False)
+    change_nsigma = check_number(change_nsigma, 'change_nsigma', minimum=0,
+                                 inclusive=False)
+    vanish_after = check_integer(vanish_after, 'vanish_after', minimum=1)
+    check_integer(workers, 'workers', minimum=1, allow_none=True)
+    timeout = check_number(timeout, 'timeout', minimum=0)
+    _find_parameters(find_kwargs)
+    db_path = db.path if isinstance(db, HistoryDatabase) else os.fspath(db)
+    if output is not None:
+        check_output_path(output, inputs=files,
+                          protected=[(db_path + s, 'the history database')
+                                     for s in ('', '-wal', '-shm',
+                                               '-journal')])
     # another detector is refused before the history is opened or created
     check_detectors(files, operation='monitor')
     own = not isinstance(db, HistoryDatabase)
@@ -258,10 +276,12 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                 vanish_after=vanish_after)
         else:
             artifacts = database.artifacts()
-        artifacts.meta['summary'] = summary
         if output is not None:
+            # the file holds the history's state only (no account of this
+            # run): a rerun on a complete history writes the same bytes
             from ..utils import write_ecsv
             write_ecsv(artifacts, output)
+        artifacts.meta['summary'] = summary
         log.info('%d epoch(s) added, %d already present, %d skipped; '
                  '%d artifact(s): %s', len(summary['added']),
                  len(summary['already_present']), len(summary['skipped']),
@@ -308,11 +328,22 @@ def _store(ep, database, params, summary):
     catalogs = [c for c in catalogs if len(c)]
     table = vstack([QTable(c) for c in catalogs]) if catalogs else QTable()
     ep.results = {}
-    database.add_epoch(
-        obs_mjd=ep.mjd, obs_time=ep.iso, source_file=os.path.abspath(ep.path),
-        rootname=ep.image.rootname, sha256=ep.sha,
-        detector=ep.image.detector, coverage=chip_coverage(ep.image),
-        detections=table, find_parameters=params)
+    try:
+        database.add_epoch(
+            obs_mjd=ep.mjd, obs_time=ep.iso,
+            source_file=os.path.abspath(ep.path),
+            rootname=ep.image.rootname, sha256=ep.sha,
+            detector=ep.image.detector, coverage=chip_coverage(ep.image),
+            detections=table, find_parameters=params)
+    except DuplicateEpoch as exc:
+        # stored by another run on the same history since the scan
+        if exc.row['sha256'] == ep.sha:
+            summary['already_present'].append(ep.path)
+            log.info('%s: stored meanwhile by another run; nothing to do',
+                     ep.path)
+        else:
+            _skip(summary, ep.path, f'duplicate epoch: {exc.problem}')
+        return
     summary['added'].append(ep.path)
 
 

@@ -36,6 +36,8 @@ import json
 import logging
 import os
 import sqlite3
+import time
+import urllib.parse
 from datetime import datetime, timezone
 
 import numpy as np
@@ -48,7 +50,7 @@ from .classify import (ARTIFACT_COLUMNS, DEFAULT_CHANGE_NSIGMA,
 from .crossmatch import DEFAULT_TOLERANCE
 
 __all__ = ['HistoryDatabase', 'SCHEMA_VERSION', 'DETECTION_COLUMNS',
-           'file_checksum']
+           'file_checksum', 'DuplicateEpoch']
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,21 @@ CREATE TABLE artifacts (
 """
 
 
+#: Tables of the schema and the columns this version reads from them (an
+#: existing file lacking one is refused before anything is written).
+_TABLES = {
+    'meta': ('key', 'value'),
+    'epochs': ('epoch_id', 'obs_mjd', 'obs_time', 'source_file', 'rootname',
+               'sha256', 'detector', 'n_detections', 'added'),
+    'coverage': ('epoch_id', 'ccdchip', 'xmin', 'xmax', 'ymin', 'ymax'),
+    'detections': ('detection_id', 'epoch_id', 'ccdchip') + DETECTION_COLUMNS
+    + ('artifact_id',),
+    'forced': ('epoch_id', 'ccdchip', 'x', 'y', 'radius', 'deficit',
+               'deficit_err'),
+    'artifacts': tuple(ARTIFACT_COLUMNS),
+}
+
+
 def file_checksum(path):
     """
     Identity of an epoch file: SHA-256 of its size and every header.
@@ -166,32 +183,151 @@ class HistoryDatabase:
         self.path = os.fspath(path)
         self.readonly = bool(readonly)
         self.timeout = float(timeout)
+        self._con = None
+        if not self.path.strip():
+            raise HistoryDatabaseError('empty history database name')
         exists = os.path.exists(self.path)
-        if os.path.isdir(self.path):
+        if os.path.isdir(self.path) or self.path.endswith(('/', os.sep)):
             raise HistoryDatabaseError('is a directory, not a history '
                                        'database', path=self.path)
+        if len(os.fsencode(os.path.basename(self.path))) > 255:
+            raise HistoryDatabaseError('file name longer than 255 bytes',
+                                       path=self.path[:80] + '...')
         if self.readonly and not exists:
             raise HistoryDatabaseError('no such history database',
                                        path=self.path)
         if not self.readonly:
             self._check_writable(exists)
+        if exists:
+            # Check the file through a read-only connection first: a file
+            # that fails the check is never opened for writing (opening
+            # for writing switches the journal mode, i.e. writes its
+            # header, before a corruption could be seen).
+            before = {s: os.path.exists(self.path + s)
+                      for s in ('-wal', '-shm')}
+            self._con = self._connect(readonly=True)
+            try:
+                self._check_existing()
+            except BaseException:
+                self._con.close()
+                self._con = None
+                self._remove_own_sidecars(before)
+                raise
+            if not self.readonly:
+                self._con.close()
+                self._con = None
         try:
-            if self.readonly:
-                uri = 'file:' + os.path.abspath(self.path) + '?mode=ro'
-                self._con = sqlite3.connect(uri, uri=True, timeout=timeout,
-                                            isolation_level=None)
+            if not self.readonly:
+                self._con = self._connect(readonly=False)
+            self._setup(exists)
+        except BaseException:
+            self.close()
+            raise
+
+    def _remove_own_sidecars(self, before):
+        """After a failed check: remove an empty ``-wal`` and its ``-shm``
+        that the read-only connection itself created (a file in WAL mode
+        gets them on any open), so a refused file leaves nothing new."""
+        wal = self.path + '-wal'
+        if before['-wal'] or not os.path.exists(wal) or \
+                os.path.getsize(wal) != 0:
+            return
+        for suffix in ('-wal', '-shm'):
+            if not before[suffix]:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + suffix)
+
+    def _connect(self, *, readonly):
+        try:
+            if readonly:
+                uri = 'file:' + urllib.parse.quote(
+                    os.path.abspath(self.path)) + '?mode=ro'
+                con = sqlite3.connect(uri, uri=True, timeout=self.timeout,
+                                      isolation_level=None)
             else:
-                self._con = sqlite3.connect(self.path, timeout=timeout,
-                                            isolation_level=None)
+                con = sqlite3.connect(self.path, timeout=self.timeout,
+                                      isolation_level=None)
         except sqlite3.Error as exc:
             raise HistoryDatabaseError(f'cannot open the database ({exc})',
                                        path=self.path) from None
-        self._con.row_factory = sqlite3.Row
-        try:
-            self._setup(exists)
-        except BaseException:
-            self._con.close()
-            raise
+        con.row_factory = sqlite3.Row
+        return con
+
+    def _check_existing(self):
+        """Integrity, identity, schema and stored parameters of an
+        existing file (read-only connection); raises if unusable."""
+        self._execute(f'PRAGMA busy_timeout = {int(self.timeout * 1000)}')
+        version = self._execute('PRAGMA user_version').fetchone()[0]
+        app = self._execute('PRAGMA application_id').fetchone()[0]
+        tables = {r[0] for r in self._execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if version > SCHEMA_VERSION:
+            raise HistoryDatabaseError(
+                f'written by a newer acs_flecks (schema version {version}, '
+                f'this version reads up to {SCHEMA_VERSION}); upgrade '
+                'acs_flecks -- the file was not modified', path=self.path)
+        if tables and (app != APPLICATION_ID or version == 0):
+            raise HistoryDatabaseError(
+                'not an acs_flecks history database (an SQLite file with '
+                f'other tables: {", ".join(sorted(tables))}); refusing to '
+                'modify it', path=self.path)
+        if not tables:
+            if app not in (0, APPLICATION_ID) or version != 0:
+                raise HistoryDatabaseError(
+                    'not an acs_flecks history database; refusing to modify '
+                    'it', path=self.path)
+            if os.path.getsize(self.path) and self.readonly:
+                raise HistoryDatabaseError('empty database (no history)',
+                                           path=self.path)
+            return
+        rows = self._execute('PRAGMA quick_check').fetchall()
+        problems = [r[0] for r in rows if r[0] != 'ok']
+        if problems:
+            raise HistoryDatabaseError(
+                f'the history database is corrupt ({problems[0]}); it was '
+                'not modified -- restore it from a backup', path=self.path)
+        missing = sorted(set(_TABLES) - tables)
+        if missing:
+            raise HistoryDatabaseError(
+                'incomplete acs_flecks history database (missing table(s) '
+                f'{", ".join(missing)}); it was not modified', path=self.path)
+        for table, columns in _TABLES.items():
+            have = {r[1] for r in self._execute(
+                f'PRAGMA table_info({table})')}
+            lack = [c for c in columns if c not in have]
+            if lack:
+                raise HistoryDatabaseError(
+                    f'table {table} lacks column(s) {", ".join(lack)}: not '
+                    'a usable acs_flecks history; it was not modified',
+                    path=self.path)
+        for key, kind in (('find_parameters', dict),
+                          ('classification', dict)):
+            row = self._execute('SELECT value FROM meta WHERE key = ?',
+                                (key,)).fetchone()
+            if row is None:
+                continue
+            try:
+                value = json.loads(row[0])
+            except (TypeError, ValueError) as exc:
+                raise HistoryDatabaseError(
+                    f'malformed JSON in meta key {key!r} ({exc}); the '
+                    'database was not modified', path=self.path) from None
+            if not isinstance(value, kind):
+                raise HistoryDatabaseError(
+                    f'meta key {key!r} is not a JSON object ({row[0]!r}); '
+                    'the database was not modified', path=self.path)
+        row = self._execute("SELECT value FROM meta WHERE key = "
+                            "'forced_present'").fetchone()
+        if row is not None:
+            try:
+                value = json.loads(row[0])
+                if not isinstance(value, dict):
+                    raise ValueError('not an object')
+            except (TypeError, ValueError) as exc:
+                raise HistoryDatabaseError(
+                    "malformed JSON in meta key 'forced_present' "
+                    f'({exc}); the database was not modified',
+                    path=self.path) from None
 
     # -- opening ----------------------------------------------------------
     def _check_writable(self, exists):
@@ -202,8 +338,9 @@ class HistoryDatabase:
         if exists and not os.access(self.path, os.W_OK):
             raise HistoryDatabaseError(
                 'the history database is read-only; nothing was changed '
-                '(open it with readonly=True / use "monitor --export" to read '
-                'it, or make it writable)', path=self.path)
+                '(to read it, run "acs_flecks monitor --db DB -o OUT.ecsv" '
+                'without FILE arguments, or HistoryDatabase(path, '
+                'readonly=True); or make it writable)', path=self.path)
         if not os.access(parent, os.W_OK):
             raise HistoryDatabaseError(
                 f'directory {parent} is not writable (SQLite needs to create '
@@ -234,51 +371,71 @@ class HistoryDatabase:
         return HistoryDatabaseError(f'database error ({text})', path=self.path)
 
     def _setup(self, exists):
-        version = self._execute('PRAGMA user_version').fetchone()[0]
-        app = self._execute('PRAGMA application_id').fetchone()[0]
-        tables = {r[0] for r in self._execute(
-            "SELECT name FROM sqlite_master WHERE type='table'")}
-        if version > SCHEMA_VERSION:
-            raise HistoryDatabaseError(
-                f'written by a newer acs_flecks (schema version {version}, '
-                f'this version reads up to {SCHEMA_VERSION}); upgrade '
-                'acs_flecks -- the file was not modified', path=self.path)
-        if tables and (app != APPLICATION_ID or version == 0):
-            raise HistoryDatabaseError(
-                'not an acs_flecks history database (an SQLite file with '
-                f'other tables: {", ".join(sorted(tables))}); refusing to '
-                'modify it', path=self.path)
         if self.readonly:
-            if not tables:
-                raise HistoryDatabaseError('empty database (no history)',
-                                           path=self.path)
             return
         self._execute(f'PRAGMA busy_timeout = {int(self.timeout * 1000)}')
-        mode = self._execute('PRAGMA journal_mode = WAL').fetchone()[0]
+        mode = self._journal_mode('WAL')
         if str(mode).lower() != 'wal':
             log.warning('%s: journal mode is %s, not WAL (readers may block)',
                         self.path, mode)
         # FULL: a committed epoch survives a power cut, not only a crash.
         self._execute('PRAGMA synchronous = FULL')
         self._execute('PRAGMA foreign_keys = ON')
-        if not tables:
-            with self.transaction():
-                for stmt in _SCHEMA.split(';'):
-                    if stmt.strip():
-                        self._execute(stmt)
-                self._execute(f'PRAGMA application_id = {APPLICATION_ID}')
-                self._execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
-                self._set_meta('created', _now())
-                self._set_meta('artifacts_stale', '0')
-            log.info('%s: created a new history database (schema %d)',
-                     self.path, SCHEMA_VERSION)
+        with self.transaction():
+            # inside BEGIN IMMEDIATE: another process creating the same
+            # history at the same moment has either finished or waits
+            tables = {r[0] for r in self._execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables:
+                if exists:
+                    return
+                # created by another process meanwhile: check it as usual
+                app = self._execute('PRAGMA application_id').fetchone()[0]
+                if app != APPLICATION_ID:
+                    raise HistoryDatabaseError(
+                        'not an acs_flecks history database; refusing to '
+                        'modify it', path=self.path)
+                return
+            for stmt in _SCHEMA.split(';'):
+                if stmt.strip():
+                    self._execute(stmt)
+            self._execute(f'PRAGMA application_id = {APPLICATION_ID}')
+            self._execute(f'PRAGMA user_version = {SCHEMA_VERSION}')
+            self._set_meta('created', _now())
+            self._set_meta('artifacts_stale', '0')
+        log.info('%s: created a new history database (schema %d)',
+                 self.path, SCHEMA_VERSION)
+
+    def _journal_mode(self, mode):
+        """Set the journal mode, waiting (up to ``timeout``) while another
+        connection holds a lock; returns the mode in effect."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._con.execute(
+                    f'PRAGMA journal_mode = {mode}').fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if ('locked' not in str(exc) and 'busy' not in str(exc)) \
+                        or time.monotonic() > deadline:
+                    raise self._wrap(exc) from None
+                time.sleep(0.05)
 
     # -- context / transactions --------------------------------------------
     def close(self):
-        """Close the connection (committed data are safe)."""
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        """Close the connection (committed data are safe).
+
+        A writer checkpoints the write-ahead log and, when no other
+        connection is open, switches the file back to a rollback journal,
+        so no ``-wal``/``-shm`` file is left beside the database."""
+        con, self._con = self._con, None
+        if con is None:
+            return
+        if not self.readonly:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute('PRAGMA busy_timeout = 0')
+                con.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+                con.execute('PRAGMA journal_mode = DELETE')
+        con.close()
 
     def __enter__(self):
         return self
@@ -408,9 +565,21 @@ class HistoryDatabase:
         -------
         int
             The new ``epoch_id``.
+
+        Raises
+        ------
+        DuplicateEpoch
+            The same file, or an epoch at the same time, is already in the
+            history (stored by another process meanwhile); nothing is
+            written.
         """
         det_rows = _detection_rows(detections)
         with self.transaction():
+            # another process may have stored this epoch since it was
+            # scanned (two runs on one history): checked under the lock
+            twin = self.find_epoch(sha256=str(sha256), obs_mjd=float(obs_mjd))
+            if twin is not None:
+                raise DuplicateEpoch(twin)
             if find_parameters is not None:
                 params = self.check_find_parameters(find_parameters)
                 if self.find_parameters is None:
@@ -585,6 +754,9 @@ class HistoryDatabase:
             except sqlite3.Error as exc:
                 raise self._wrap(exc) from None
             self._set_meta('artifacts_stale', '0')
+            self._set_meta('forced_present', json.dumps(
+                _plain_json(artifacts.meta.get('forced_present', {})),
+                sort_keys=True))
             self._set_meta('classification', json.dumps(
                 {'tolerance_pix': float(tolerance),
                  'change_nsigma': float(change_nsigma),
@@ -618,6 +790,8 @@ class HistoryDatabase:
         rows = [{c: (np.nan if r[c] is None else r[c])
                  for c in ARTIFACT_COLUMNS} for r in rows]
         table = artifacts_from_rows(rows)
+        table.meta['forced_present'] = json.loads(
+            self.get_meta('forced_present', '{}') or '{}')
         table.meta.update(self._summary_meta(tol, nsig, van, self.epochs()))
         return table
 
@@ -635,6 +809,24 @@ class HistoryDatabase:
         table = self.detections()
         write_ecsv(table, path)
         return table
+
+
+class DuplicateEpoch(HistoryDatabaseError):
+    """The epoch is already in the history (``row`` is its epoch row)."""
+
+    def __init__(self, row):
+        self.row = row
+        super().__init__(f'epoch {row["obs_time"]} is already in the history '
+                         f'({os.path.basename(row["source_file"])})')
+
+
+def _plain_json(value):
+    """Plain Python (lists, floats, str) of nested numpy values."""
+    if isinstance(value, dict):
+        return {str(k): _plain_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain_json(v) for v in value]
+    return _plain(value)
 
 
 def _plain(value):

@@ -1,0 +1,143 @@
+"""
+Validation of parameters before any work or write.
+
+Every command and API entry point checks all of its parameters with these
+helpers first, so that a bad value is refused with one line naming the
+parameter and the value, before a file, a directory or a database row is
+written (see ``docs/guarantees.rst``).
+
+>>> from acs_flecks.validate import check_number
+>>> check_number(3.0, 'tolerance', minimum=0, inclusive=False)
+3.0
+>>> check_number(-3, 'tolerance', minimum=0, inclusive=False)
+Traceback (most recent call last):
+...
+acs_flecks.exceptions.AcsFlecksError: tolerance must be a number > 0, got -3
+"""
+
+import math
+import numbers
+
+from .exceptions import AcsFlecksError
+
+__all__ = ['check_number', 'check_integer', 'check_dq_value',
+           'check_choice', 'check_figure_format']
+
+
+def _describe(minimum, maximum, inclusive, integer):
+    kind = 'an integer' if integer else 'a number'
+    lo = hi = ''
+    if minimum is not None:
+        lo = f'{">=" if inclusive else ">"} {minimum:g}'
+    if maximum is not None:
+        hi = f'{"<=" if inclusive else "<"} {maximum:g}'
+    if lo and hi:
+        return f'{kind} {lo} and {hi}'
+    return f'{kind} {lo or hi}'.rstrip()
+
+
+def check_number(value, name, *, minimum=None, maximum=None, inclusive=True,
+                 allow_none=False):
+    """
+    A finite real number within bounds, or raise naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        The value (a string is refused: convert first).
+    name : str
+        Parameter or option name used in the message.
+    minimum, maximum : float, optional
+        Bounds.
+    inclusive : bool, optional
+        Whether the bounds themselves are allowed.
+    allow_none : bool, optional
+        `None` passes (returned as is).
+
+    Returns
+    -------
+    float
+    """
+    if value is None and allow_none:
+        return None
+    desc = _describe(minimum, maximum, inclusive, False)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise AcsFlecksError(f'{name} must be {desc}, got {value!r}')
+    v = float(value)
+    ok = math.isfinite(v)
+    if ok and minimum is not None:
+        ok = v >= minimum if inclusive else v > minimum
+    if ok and maximum is not None:
+        ok = v <= maximum if inclusive else v < maximum
+    if not ok:
+        raise AcsFlecksError(f'{name} must be {desc}, got {value!r}')
+    return v
+
+
+def check_integer(value, name, *, minimum=None, maximum=None,
+                  allow_none=False):
+    """
+    An integer within inclusive bounds, or raise naming ``name``.
+
+    A float with an integer value (``3.0``) is accepted; ``True`` and
+    ``3.5`` are not.
+
+    Returns
+    -------
+    int
+    """
+    if value is None and allow_none:
+        return None
+    desc = _describe(minimum, maximum, True, True)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+            not math.isfinite(float(value)) or float(value) != int(value):
+        raise AcsFlecksError(f'{name} must be {desc}, got {value!r}')
+    v = int(value)
+    if (minimum is not None and v < minimum) or \
+            (maximum is not None and v > maximum):
+        raise AcsFlecksError(f'{name} must be {desc}, got {value!r}')
+    return v
+
+
+def check_dq_value(value, name='value'):
+    """
+    A DQ flag to write: one bit of the 16-bit DQ word (1, 2, 4 ... 16384).
+
+    Returns
+    -------
+    int
+    """
+    v = check_integer(value, name, minimum=1, maximum=16384)
+    if v & (v - 1):
+        raise AcsFlecksError(f'{name} must be a single DQ bit (e.g. 4 = bad '
+                             f'detector pixel), got {value!r}')
+    return v
+
+
+def check_choice(value, name, choices):
+    """One of ``choices`` (strings, case-sensitive), or raise."""
+    if value not in choices:
+        raise AcsFlecksError(f'{name} must be one of {", ".join(choices)}, '
+                             f'got {value!r}')
+    return value
+
+
+def check_figure_format(path, name):
+    """
+    The extension of a figure file that matplotlib can write.
+
+    Returns
+    -------
+    str
+        The format (``'png'``, ``'pdf'``...).
+    """
+    from matplotlib.backend_bases import FigureCanvasBase
+    supported = FigureCanvasBase.get_supported_filetypes()
+    import os
+    ext = os.path.splitext(os.fspath(path))[1][1:].lower()
+    if ext not in supported:
+        raise AcsFlecksError(
+            f'{name}: matplotlib cannot write a {"." + ext if ext else "file without an extension"}'
+            f' figure (use one of {", ".join("." + e for e in sorted(supported))})',
+            path=path)
+    return ext
