@@ -34,7 +34,7 @@ from astropy.time import Time
 from .exceptions import AcsFlecksError, InputFileError
 from .filters import is_broadband
 from .io import ACSImage
-from .utils import check_output_path, write_ecsv
+from .utils import OutputGuard, write_ecsv
 
 __all__ = ['run_pipeline', 'ChainResult', 'expand_inputs']
 
@@ -173,6 +173,72 @@ def _box_shape(box):
     return (float(box), float(box))
 
 
+def _check_parameters(*, median_size, nsigma, min_area, tolerance,
+                      badpix_threshold, aperture_threshold, box, combine,
+                      value, workers, scheduler, overwrite, useafter,
+                      reference):
+    """Every parameter of the chain, before any file is read or written
+    (names are the TEAL configuration keys)."""
+    from .bpixtab import parse_useafter
+    from .detect import FindParameters
+    from .validate import (check_dq_value, check_integer, check_number)
+    for name, val in (('median_size', median_size), ('nsigma', nsigma),
+                      ('min_area', min_area)):
+        try:
+            FindParameters(**{name: val})
+        except AcsFlecksError as exc:
+            raise AcsFlecksError(f'{name}: {exc}') from None
+    check_number(tolerance, 'tolerance', minimum=0, inclusive=False)
+    check_number(badpix_threshold, 'badpix_threshold', minimum=0, maximum=1,
+                 inclusive=True)
+    if badpix_threshold == 0:
+        raise AcsFlecksError('badpix_threshold must be a number > 0 and <= 1 '
+                             '(0 flags nothing), got 0')
+    check_number(aperture_threshold, 'aperture_threshold', minimum=0,
+                 maximum=1, inclusive=False)
+    if isinstance(box, (tuple, list)):
+        if len(box) != 2:
+            raise AcsFlecksError(f'box must be an integer or (ny, nx), got '
+                                 f'{box!r}')
+        for side in box:
+            check_integer(side, 'box', minimum=5)
+    else:
+        check_integer(box, 'box', minimum=5)
+    if not isinstance(combine, str) or not combine.strip():
+        raise AcsFlecksError(f'combine must be bluest, mean, min or a filter '
+                             f'name, got {combine!r}')
+    check_dq_value(value, 'value')
+    check_integer(workers, 'workers', minimum=1, allow_none=True)
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise AcsFlecksError(f'scheduler must be an address, \'serial\' or '
+                             f'empty, got {scheduler!r}')
+    if not isinstance(overwrite, (bool, np.bool_)):
+        raise AcsFlecksError(f'overwrite must be True or False, got '
+                             f'{overwrite!r}')
+    if useafter not in (None, ''):
+        try:
+            parse_useafter(useafter)
+        except AcsFlecksError as exc:
+            raise AcsFlecksError(f'useafter: {exc}') from None
+    if not isinstance(reference, (str, os.PathLike)) or \
+            not os.fspath(reference).strip():
+        raise AcsFlecksError(f'reference must be a path, jref$name or auto, '
+                             f'got {reference!r}')
+
+
+def _check_history(history, *, find_kwargs):
+    """An existing history database is checked (read-only) before
+    anything is written: corrupt, foreign or built with other detection
+    parameters fails here."""
+    from .monitor import HistoryDatabase
+    from .monitor.core import _find_parameters
+    if not os.path.exists(history) or (os.path.isfile(history) and
+                                       os.path.getsize(history) == 0):
+        return
+    with HistoryDatabase(history, readonly=True) as db:
+        db.check_find_parameters(_find_parameters(find_kwargs))
+
+
 def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                  reference='auto', useafter=None, output=None, history=None,
                  report=None, outdir=None, median_size=15, nsigma=5.0,
@@ -248,6 +314,12 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     from .monitor import lightpath_test, monitor_epochs
     from .reference import resolve_reference
 
+    _check_parameters(
+        median_size=median_size, nsigma=nsigma, min_area=min_area,
+        tolerance=tolerance, badpix_threshold=badpix_threshold,
+        aperture_threshold=aperture_threshold, box=box, combine=combine,
+        value=value, workers=workers, scheduler=scheduler,
+        overwrite=overwrite, useafter=useafter, reference=reference)
     files = expand_inputs(input, what='input')
     if not files:
         raise AcsFlecksError('no input files (combined short flashed darks)')
@@ -268,25 +340,46 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     # an hour of detection, and before anything is written.
     ref_path = None
     if flat_files:
-        ref_path = resolve_reference(reference, image=files[0])
+        ref_path = resolve_reference(reference, image=files[0],
+                                     option='reference')
 
+    # Every output, checked together before anything is written: none may
+    # be an input, the history, the reference or another output.
+    all_inputs = [*files, *flat_files, *unflashed_files, *eper_files]
     outdir = os.fspath(outdir or 'acs_flecks_output')
-    os.makedirs(outdir, exist_ok=True)
-    figdir = os.path.join(outdir, 'figures')
-    os.makedirs(figdir, exist_ok=True)
     history = os.fspath(history or os.path.join(outdir, 'fleck_history.sqlite'))
     report = os.fspath(report or os.path.join(outdir, 'report.html'))
+    guard = OutputGuard(inputs=all_inputs,
+                        protected=[(ref_path, 'the reference bad-pixel table')],
+                        overwrite=True)
+    guard.directory(outdir, option='outdir')
+    figdir = guard.directory(os.path.join(outdir, 'figures'),
+                             option='outdir')
+    guard.file(history, option='history')
+    _check_history(history, find_kwargs=dict(
+        median_size=median_size, nsigma=nsigma, min_area=min_area))
+    guard.protected.append((history, 'the history database'))
+    guard.protected += [(history + s, f'the history database ({s[1:]} file)')
+                        for s in ('-wal', '-shm', '-journal')]
+    guard.files = [f for f in guard.files if f[0] != history]
+    guard.file(report, option='report')
+    for name in ('artifacts.ecsv', 'new_flecks.ecsv', 'lightpath.ecsv',
+                 'bad_pixels.ecsv'):
+        guard.file(os.path.join(outdir, name), option='outdir')
     if ref_path is not None:
         if output is None:
             root = pathlib.Path(ref_path).name.split('_bpx')[0].split('.')[0]
             output = os.path.join(outdir, f'{root}_flecks_bpx.fits')
         output = os.fspath(output)
-        check_output_path(output, inputs=[ref_path, *files, *flat_files],
-                          overwrite=overwrite)
+        guard.file(output, option='output', extensions=('.fits',),
+                   overwrite=overwrite,
+                   create_parent=os.path.dirname(os.path.abspath(output))
+                   == os.path.abspath(outdir))
         # a reference for another detector, or with rows CALACS would
         # reject, fails here, not after the run
         from .bpixtab import read_bpixtab
         read_bpixtab(ref_path, detector='WFC')
+    guard.create()
 
     notes = []
     outputs = {}
@@ -301,8 +394,8 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     outputs['artifacts'] = artifacts_path
     outputs['history'] = history
     summary = artifacts.meta.get('summary', {})
-    for path, reason in summary.get('skipped', []):
-        notes.append(f'skipped {path}: {reason}')
+    for line in summary.get('skipped', []):
+        notes.append(f'skipped {line}')
 
     new = artifacts[np.asarray(artifacts['status']) == 'new']
     log.info('%d artifact(s), %d new', len(artifacts), len(new))

@@ -82,7 +82,8 @@ def _from_irafpath(name):
     return os.path.join(os.environ[prefix], rest)  # pragma: no cover
 
 
-def reference_name_from_image(image, keyword='BPIXTAB'):
+def reference_name_from_image(image, keyword='BPIXTAB', *,
+                              option='--reference'):
     """
     The reference file an image names in its primary header.
 
@@ -112,7 +113,7 @@ def reference_name_from_image(image, keyword='BPIXTAB'):
     name = str(header.get(keyword, '')).strip()
     if not name or name.upper() in ('N/A', 'NONE'):
         raise AcsFlecksError(f'the header has no {keyword} to use with '
-                             '--reference auto', path=image)
+                             f'{option} auto', path=image)
     return name, header
 
 
@@ -128,7 +129,7 @@ def _crds_locate(basename):
     return path if path and os.path.isfile(path) else None
 
 
-def _crds_getreferences(header, reftype):
+def _crds_getreferences(header, reftype, option='--reference'):
     """Download the best reference for ``header`` through CRDS."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -152,7 +153,7 @@ def _crds_getreferences(header, reftype):
             f'CRDS could not provide the {reftype.upper()}: no CRDS server '
             f'reachable at {server} and the file is not in the CRDS cache '
             f'(CRDS_PATH={os.environ.get("CRDS_PATH", "unset")}); give '
-            '--reference PATH or set jref') from None
+            f'{option} PATH or set jref') from None
     except Exception as exc:  # crds.CrdsError and friends
         raise CRDSLookupError(f'CRDS lookup of {reftype.upper()} failed: '
                               f'{str(exc).splitlines()[0] if str(exc) else exc}'
@@ -167,7 +168,8 @@ def _crds_getreferences(header, reftype):
     return path
 
 
-def resolve_reference(spec, *, image=None, reftype='bpixtab'):
+def resolve_reference(spec, *, image=None, reftype='bpixtab',
+                      option='--reference'):
     """
     Resolve a reference file to a local path.
 
@@ -181,6 +183,9 @@ def resolve_reference(spec, *, image=None, reftype='bpixtab'):
         choose the file when it is not cached.
     reftype : str, optional
         The reference type keyword (``'bpixtab'``).
+    option : str, optional
+        How the caller names the parameter in its messages (the command
+        line's ``'--reference'``, the TEAL key ``'reference'``).
 
     Returns
     -------
@@ -198,9 +203,10 @@ def resolve_reference(spec, *, image=None, reftype='bpixtab'):
     header = None
     if spec.lower() == 'auto':
         if image is None:
-            raise AcsFlecksError('--reference auto needs an input image whose '
+            raise AcsFlecksError(f'{option} auto needs an input image whose '
                                  f'header names the {reftype.upper()}')
-        spec, header = reference_name_from_image(image, reftype.upper())
+        spec, header = reference_name_from_image(image, reftype.upper(),
+                                                 option=option)
         log.info('%s names %s = %s', os.path.basename(os.fspath(image)),
                  reftype.upper(), spec)
     elif image is not None:
@@ -231,5 +237,5 @@ def resolve_reference(spec, *, image=None, reftype='bpixtab'):
         raise CRDSLookupError(f'cannot find {spec}: ' + '; '.join(tried)
                               + '; give an input image for a CRDS lookup or a'
                               ' path')
-    path = _crds_getreferences(header, reftype.lower())
+    path = _crds_getreferences(header, reftype.lower(), option)
     return pathlib.Path(path)

@@ -24,16 +24,19 @@ Headless use (no display needed)::
 or ``acs_flecks run my_acs_flecks.cfg`` from the shell.
 """
 
+import contextlib
 import inspect
+import io
 import logging
 import os
 import pathlib
+import re
 
 from .exceptions import AcsFlecksError
 
 __all__ = ['run_acs_flecks', 'run', 'getHelpAsString', 'config_to_kwargs',
            'load_config', 'signature_defaults', 'default_config_path',
-           'TASK_NAME']
+           'check_config_values', 'write_default_config', 'TASK_NAME']
 
 log = logging.getLogger(__name__)
 
@@ -208,17 +211,118 @@ def load_config(path=None, *, defaults=False):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AcsFlecksError('no such configuration file', path=path)
+    if not defaults:
+        check_config_values(path)
+    printed = io.StringIO()
     try:
-        cfg = teal.load(path, defaults=defaults)
+        # stsci.tools prints "Validation warnings" (keys missing from the
+        # file, which take their defaults) to stdout: log them instead
+        with contextlib.redirect_stdout(printed):
+            cfg = teal.load(path, defaults=defaults)
     except Exception as exc:  # stsci.tools raises KeyError, ValueError, ...
         raise AcsFlecksError(f'not a valid {TASK_NAME} configuration '
                              f'({str(exc).strip() or type(exc).__name__})',
                              path=path) from None
+    missing = re.findall(r'"(\w+)" is missing', printed.getvalue())
+    if missing:
+        log.info('%s: parameter(s) not in the file take their defaults: %s',
+                 path, ', '.join(missing))
     task = cfg.get('_task_name_') if cfg is not None else None
     if cfg is None or (task and task != TASK_NAME):
         raise AcsFlecksError(f'configuration is for task {task!r}, not '
                              f'{TASK_NAME!r}', path=path)
     return cfg
+
+
+def _spec():
+    """The ``.cfgspc``: ``{key: (spec string, {default, comment, min...})}``."""
+    from stsci.tools import configobj, vtor_checks
+    spec = configobj.ConfigObj(str(_PARS_DIR / f'{TASK_NAME}.cfgspc'),
+                               list_values=False, _inspec=True)
+    return {k: (v, vtor_checks.sigStrToKwArgsDict(v)) for k, v in spec.items()}
+
+
+def _describe_spec(text, info):
+    kind = text.split('(', 1)[0].replace('_kw', '').replace('_or_none',
+                                                             ' or None')
+    kind = {'integer': 'an integer', 'float': 'a number',
+            'boolean': 'True or False', 'string': 'text'}.get(kind, kind)
+    bounds = [f'{op} {info[k]}' for k, op in (('min', '>='), ('max', '<='))
+              if k in info]
+    return kind + (' ' + ' and '.join(bounds) if bounds else '')
+
+
+def check_config_values(path):
+    """
+    Check every value of a ``.cfg`` file against the ``.cfgspc``.
+
+    stsci.tools reports a bad value without the parameter's name (and, in
+    version 4.3, fails with ``'VdtTypeError' object has no attribute
+    'message'``); this names the key, the value and what is allowed.
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        A value of the wrong type or out of range, or an unknown key.
+    """
+    from stsci.tools import configobj, validate, vtor_checks
+    path = os.fspath(path)
+    try:
+        cfg = configobj.ConfigObj(path, configspec=str(
+            _PARS_DIR / f'{TASK_NAME}.cfgspc'))
+    except (configobj.ConfigObjError, OSError, UnicodeDecodeError) as exc:
+        raise AcsFlecksError(f'not a valid {TASK_NAME} configuration '
+                             f'({str(exc).splitlines()[0] if str(exc) else exc})',
+                             path=path) from None
+    spec = _spec()
+    unknown = [k for k in cfg if k not in spec]
+    if unknown:
+        raise AcsFlecksError(
+            f'unknown parameter(s) {", ".join(unknown)} (the {TASK_NAME} '
+            f'parameters are {", ".join(k for k in spec if k[0] != "_")})',
+            path=path)
+    vtor = validate.Validator(vtor_checks.FUNC_DICT)
+    result = cfg.validate(vtor, preserve_errors=True)
+    if result is True:
+        return
+    for sections, key, err in configobj.flatten_errors(cfg, result):
+        if key is None or key.startswith('_') or err is False:
+            continue  # a missing key takes its default
+        text, info = spec[key]
+        raise AcsFlecksError(
+            f'parameter {key} = {cfg.get(key)!r}: must be '
+            f'{_describe_spec(text, info)}', path=path)
+
+
+def write_default_config(path):
+    """
+    Write the default configuration with each parameter's help line (from
+    the ``.cfgspc``) as a comment above it, atomically.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    from stsci.tools import configobj
+    from .utils import atomic_output
+    cfg = configobj.ConfigObj(str(default_config_path()))
+    spec = _spec()
+    for key in cfg:
+        if key.startswith('_') or key not in spec:
+            continue
+        text, info = spec[key]
+        help_line = info.get('comment', '')
+        cfg.comments[key] = ['', f'# {help_line} '
+                             f'[{_describe_spec(text, info)}]'.replace(
+                                 '#  [', '# [')]
+    cfg.initial_comment = [
+        f'# {TASK_NAME} configuration (TEAL task {TASK_NAME}); run it with',
+        f'#     acs_flecks run {os.path.basename(os.fspath(path))}']
+    with atomic_output(path) as tmp:
+        cfg.filename = tmp
+        cfg.write()
+    return os.fspath(path)
 
 
 def run(configobj=None):

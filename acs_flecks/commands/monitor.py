@@ -121,7 +121,7 @@ def _validate(args, files):
         try:
             FindParameters(**{name: getattr(args, name)})
         except AcsFlecksError as exc:
-            raise AcsFlecksError(str(exc).replace(name, opt, 1)) from None
+            raise AcsFlecksError(f'{opt}: {exc}') from None
     guard = OutputGuard(inputs=files,
                         protected=[(args.db, 'the history database')])
     guard.file(args.output, option='-o')

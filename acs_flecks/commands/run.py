@@ -13,8 +13,6 @@ The same configuration runs in Python with
 ``acs_flecks.teal_task.run(teal.load('my_acs_flecks.cfg'))``.
 """
 
-import shutil
-
 NAME = 'run'
 HELP = 'run the whole chain from a TEAL configuration file'
 
@@ -31,14 +29,16 @@ def add_arguments(parser):
 
 def run(args):
     from ..exceptions import AcsFlecksError
-    from ..teal_task import (config_to_kwargs, default_config_path,
-                             load_config, run as run_task)
-    from ..utils import atomic_output, check_output_path
+    from ..teal_task import (config_to_kwargs, load_config,
+                             run as run_task, write_default_config)
+    from ..utils import check_output_path
 
     if args.write_config:
-        check_output_path(args.write_config, overwrite=False)
-        with atomic_output(args.write_config) as tmp:
-            shutil.copyfile(default_config_path(), tmp)
+        check_output_path(args.write_config, overwrite=False,
+                          option='--write-config', extensions=('.cfg',),
+                          overwrite_hint='choose another name, or remove '
+                                         'it first')
+        write_default_config(args.write_config)
         print(f'wrote {args.write_config}')
         return 0
     if not args.config:
