@@ -1091,7 +1091,8 @@ def deliver_bpixtab(reference, bad_pixels, output, *, useafter, value=DQ_BAD_PIX
                        max_new_pixels=10000)
     ref_path = reference.path if isinstance(reference, BpixtabFile) else \
         os.fspath(reference)
-    check_output_path(output, inputs=[ref_path], overwrite=overwrite)
+    check_output_path(output, inputs=[ref_path], overwrite=overwrite,
+                      extensions=('.fits',))
     bpx = reference if isinstance(reference, BpixtabFile) else \
         read_bpixtab(ref_path, detector=detector)
     if bpx.detector != detector.upper():

@@ -21,6 +21,7 @@ Exit status: 0 written, 1 certification failed, 2 bad input.
 
 import os
 
+import numpy as np
 from astropy.table import Table
 
 from ..exceptions import AcsFlecksError, CertificationError
@@ -124,11 +125,75 @@ def _bad_pixels_from_flats(args, flecks):
     return bad_pixels(results, threshold=args.threshold, fleck_id=ids)
 
 
+def check_positions(table, path, what, *, detector='WFC'):
+    """Every row of a fleck or bad-pixel table on a chip of ``detector``
+    (ccdchip, finite 1-indexed x, y inside the chip); the message names the
+    table's file."""
+    from ..bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
+    names = {n.lower(): n for n in table.colnames}
+    missing = [c for c in ('ccdchip', 'x', 'y') if c not in names]
+    if missing:
+        raise AcsFlecksError(f'{what} table lacks column(s) '
+                             f'{", ".join(missing)}', path=path)
+    chips = DETECTOR_CHIPS.get(detector, (1, 2))
+    ny, nx = CHIP_SHAPES.get(detector, (2048, 4096))
+    try:
+        cc = np.asarray(getattr(table[names['ccdchip']], 'value',
+                                table[names['ccdchip']]), dtype=float)
+        xs = np.asarray(getattr(table[names['x']], 'value',
+                                table[names['x']]), dtype=float)
+        ys = np.asarray(getattr(table[names['y']], 'value',
+                                table[names['y']]), dtype=float)
+    except (TypeError, ValueError):
+        raise AcsFlecksError(f'{what} table: ccdchip, x and y must be '
+                             'numbers', path=path) from None
+    for i in range(len(table)):
+        row = f'row {i + 1}'
+        if not np.isfinite(cc[i]) or cc[i] not in chips:
+            raise AcsFlecksError(f'{what} table {row}: ccdchip {cc[i]:g} is '
+                                 f'not a {detector} chip '
+                                 f'({", ".join(map(str, chips))})', path=path)
+        if not (np.isfinite(xs[i]) and np.isfinite(ys[i])):
+            raise AcsFlecksError(f'{what} table {row}: position (x, y) = '
+                                 f'({xs[i]}, {ys[i]}) is not finite',
+                                 path=path)
+        if not (0.5 <= xs[i] <= nx + 0.5 and 0.5 <= ys[i] <= ny + 0.5):
+            raise AcsFlecksError(
+                f'{what} table {row}: position (x, y) = ({xs[i]:g}, '
+                f'{ys[i]:g}) is off the {nx}x{ny} chip (1-indexed)',
+                path=path)
+
+
+def _validate(args):
+    """Options that need no file, before anything is read."""
+    from ..bpixtab import parse_useafter
+    from ..characterize import parse_box
+    from ..validate import check_dq_value, check_number
+    check_dq_value(args.value, '--value')
+    check_number(args.threshold, '--threshold', minimum=0, maximum=1)
+    if args.threshold == 0:
+        raise AcsFlecksError('--threshold must be a number > 0 and <= 1 (0 '
+                             'flags nothing), got 0.0')
+    check_number(args.max_distance, '--max-distance', minimum=0,
+                 inclusive=False)
+    try:
+        parse_box(args.box)
+    except AcsFlecksError as exc:
+        raise AcsFlecksError(f'--box: {exc}') from None
+    try:
+        parse_useafter(args.useafter)
+    except AcsFlecksError as exc:
+        raise AcsFlecksError(f'--useafter: {exc}') from None
+    if args.flats and not args.flecks:
+        raise AcsFlecksError('--flats needs --flecks (where to measure)')
+
+
 def run(args):
-    from ..bpixtab import check_threshold, deliver_bpixtab, parse_useafter
+    from ..bpixtab import (check_threshold, deliver_bpixtab, parse_useafter,
+                           select_bad_pixels)
     from ..io import check_detector
     from ..reference import resolve_reference
-    from ..utils import check_output_path
+    from ..utils import OutputGuard
 
     # fail fast, before any work
     parse_useafter(args.useafter, what='--useafter')
@@ -138,20 +203,40 @@ def run(args):
                    max_new_pixels=10000)
     check_detector(args.detector.upper(), SUPPORTED_DETECTORS,
                    operation='bpixtab (--detector)')
+    _validate(args)
+    detector = args.detector.upper()
+    inputs = [args.bad_pixels, args.flecks, args.image, *(args.flats or [])]
+    for path in inputs:
+        if path is not None and not os.path.isfile(path):
+            raise AcsFlecksError('no such file', path=path)
     flecks = read_table(args.flecks, 'fleck')
+    if flecks is not None:
+        if args.flats and not len(flecks):
+            raise AcsFlecksError('the fleck table is empty: --flats has no '
+                                 'fleck to measure', path=args.flecks)
+        check_positions(flecks, args.flecks, 'fleck', detector=detector)
     image = args.image or (args.flats[0] if args.flats else None)
     reference = resolve_reference(args.reference, image=image)
-    check_output_path(args.output, inputs=[reference, args.bad_pixels,
-                                           args.flecks, image],
-                      overwrite=args.overwrite)
+    guard = OutputGuard(inputs=[*inputs, reference],
+                        protected=[(reference, 'the reference bad-pixel '
+                                    'table')], overwrite=args.overwrite)
+    guard.file(args.output, option='-o', extensions=('.fits',))
     if args.bad_pixels:
         bad = read_table(args.bad_pixels, 'bad-pixel')
+        check_positions(bad, args.bad_pixels, 'bad-pixel', detector=detector)
+        try:
+            select_bad_pixels(bad, threshold=args.threshold,
+                              detector=detector)
+        except AcsFlecksError as exc:
+            if exc.path is not None:
+                raise
+            raise AcsFlecksError(exc.problem, path=args.bad_pixels) from None
     else:
         bad = _bad_pixels_from_flats(args, flecks)
     try:
         delivery = deliver_bpixtab(
             reference, bad, args.output, useafter=args.useafter,
-            value=args.value, detector=args.detector.upper(),
+            value=args.value, detector=detector,
             description=args.description, threshold=args.threshold,
             flecks=flecks, overwrite=args.overwrite,
             max_distance=args.max_distance,
