@@ -240,6 +240,16 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     from .pipeline import run_pipeline
     from .simulate import simulate_scenario
 
+    from .simulate.core import _check_window
+    from .utils import check_output_directory
+    from .validate import check_integer
+    # every parameter and the directory before anything is written
+    _check_window(window)
+    _check_window(lamp_window)
+    check_integer(seed, 'seed', minimum=0)
+    check_integer(workers, 'workers', minimum=1, allow_none=True)
+    check_output_directory(outdir, option='outdir')
+
     timings = {}
     data = os.path.join(outdir, 'data')
     t0 = time.perf_counter()

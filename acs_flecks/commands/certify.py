@@ -37,9 +37,22 @@ def add_arguments(parser):
 
 
 def run(args):
+    import os
+
     from ..certify import certify_bpixtab
+    from ..exceptions import AcsFlecksError
     from ..reference import resolve_reference
+    from ..validate import check_dq_value, check_integer, check_number
     from .bpixtab import read_table
+
+    check_dq_value(args.value, '--value')
+    check_number(args.max_distance, '--max-distance', minimum=0,
+                 inclusive=False)
+    check_integer(args.max_new_pixels, '--max-new-pixels', minimum=0)
+    for path in (args.table, args.flecks):
+        if path is not None and not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
 
     reference = (resolve_reference(args.reference)
                  if args.reference else None)

@@ -11,7 +11,9 @@ Example::
 """
 
 from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
-from .transmissivity import add_position_arguments, check_outdir
+from ..exceptions import AcsFlecksError
+from .transmissivity import (add_position_arguments, check_outdir,
+                             check_position_arguments)
 
 NAME = 'eper'
 HELP = 'EPER epoch ratios and motion of a fleck (§4)'
@@ -29,6 +31,13 @@ def add_arguments(parser):
 
 
 def run(args):
+    check_position_arguments(args, list(args.images),
+                             thresholds=('aperture_threshold',))
+    if args.ratio_box:
+        try:
+            parse_box(args.ratio_box)
+        except AcsFlecksError as exc:
+            raise AcsFlecksError(f'--ratio-box: {exc}') from None
     from ..io import check_detectors
     check_detectors(args.images, operation='eper')
     check_outdir(args.outdir)

@@ -10,6 +10,8 @@ Examples::
     acs_flecks figures --manifest sim/manifest.ecsv -o figs/
 """
 
+import os
+
 from ..exceptions import AcsFlecksError
 from ..plotting.report_figures import (DATE_OF_ORIGIN, read_manifest,
                                        regenerate_figures)
@@ -82,6 +84,24 @@ def run(args):
     except ValueError:
         raise AcsFlecksError(f'--appeared is not a date: {args.appeared!r}') from None
     only = _numbers(args.only) if args.only else None
+    bad = [n for n in only or () if not 1 <= n <= 18]
+    if bad:
+        raise AcsFlecksError(f'--only: the report has Figures 1-18, got '
+                             f'{bad[0]}')
+    from ..utils import OutputGuard
+    files = [p for v in inputs.values() for p in v] + list(args.daily_dark)
+    files += [p for p in (args.manifest, args.flecks, args.artifacts,
+                          args.history) if p]
+    for path in files:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    guard = OutputGuard(inputs=files, protected=[
+        (args.history, 'the history database')])
+    guard.directory(args.outdir, option='-o')
+    for name in ('figures.html', 'figures.ecsv'):
+        guard.file(os.path.join(args.outdir, name), option='-o')
+    guard.create()
     out = regenerate_figures(outdir=args.outdir, daily_darks=args.daily_dark,
                              flecks=args.flecks, artifacts=args.artifacts,
                              history=args.history, appeared=args.appeared,

@@ -23,7 +23,6 @@ from ..detect.catalog import (match_known, read_catalog, write_catalog,
 from ..detect.finder import DEFAULT_MASK_FLAGS, FindParameters, find_artifacts
 from ..exceptions import AcsFlecksError
 from ..io import ACSImage
-from ..utils import check_output_path
 
 NAME = 'find'
 HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'
@@ -72,29 +71,68 @@ def add_arguments(parser):
                         help='radius for matching --known (default 5 pix)')
 
 
-def _region_path(base, img, many):
+def _tags(images):
+    """Name of each image in per-image outputs: its ROOTNAME, or its file
+    name (without .fits) when two images share a ROOTNAME."""
+    roots = [img.rootname for img in images]
+    out = []
+    for img, root in zip(images, roots):
+        if roots.count(root) > 1:
+            root = os.path.basename(img.path)
+            for ext in ('.gz', '.fits', '.fit'):
+                if root.lower().endswith(ext):
+                    root = root[:-len(ext)]
+        out.append(root)
+    return out
+
+
+def _region_path(base, tag, many):
     if not many:
         return base
     stem, ext = os.path.splitext(base)
-    return f'{stem}_{img.rootname}{ext or ".reg"}'
+    return f'{stem}_{tag}{ext or ".reg"}'
 
 
 def run(args):
     # validate everything before any work, so nothing is written on error
+    from ..utils import OutputGuard
+    from ..validate import check_number
     params = FindParameters(median_size=args.median_size, nsigma=args.nsigma,
                             min_area=args.min_area,
                             mask_flags=args.mask_flags,
                             deblend=args.deblend,
                             deblend_contrast=args.deblend_contrast,
                             deblend_min_area=args.deblend_min_area)
-    images = [ACSImage(p, detector='WFC', operation='find') for p in args.images]
-    out = check_output_path(args.output, inputs=args.images)
+    check_number(args.match_radius, '--match-radius', minimum=0,
+                 inclusive=False)
+    for chip in args.chips or ():
+        if chip not in (1, 2):
+            raise AcsFlecksError(f'--chips: CCDCHIP must be 1 or 2, got '
+                                 f'{chip}')
+    inputs = list(args.images) + ([args.known] if args.known else [])
+    for path in inputs:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    images = [ACSImage(p, detector='WFC', operation='find')
+              for p in args.images]
+    many = len(images) > 1
+    guard = OutputGuard(inputs=inputs)
+    out = guard.file(args.output, option='-o')
+    tags = _tags(images)
     if args.regions:
-        check_output_path(args.regions, inputs=args.images)
-    if args.thumbnails and not os.path.isdir(args.thumbnails):
-        raise AcsFlecksError('thumbnail directory does not exist',
-                             path=args.thumbnails)
+        for tag in tags:
+            guard.file(_region_path(args.regions, tag, many),
+                       option='--regions')
+            if not many:
+                break
+    if args.thumbnails:
+        guard.directory(args.thumbnails, option='--thumbnails')
+        for tag in tags:
+            guard.file(os.path.join(args.thumbnails, f'{tag}_artifacts.png'),
+                       option='--thumbnails')
     known = read_catalog(args.known) if args.known else None
+    guard.create()
 
     catalogs = []
     for img in images:
@@ -109,7 +147,6 @@ def run(args):
             cat['known'] = match_known(cat, known, radius=args.match_radius)
         catalogs.append(cat)
 
-    many = len(images) > 1
     if many:
         table = vstack(catalogs, metadata_conflicts='silent')
         table['id'] = np.arange(1, len(table) + 1)
@@ -121,14 +158,14 @@ def run(args):
         table = catalogs[0]
     write_catalog(table, out)
     if args.regions:
-        for img, cat in zip(images, catalogs):
-            write_ds9_regions(cat, _region_path(args.regions, img, many))
+        for tag, cat in zip(tags, catalogs):
+            write_ds9_regions(cat, _region_path(args.regions, tag, many))
     if args.thumbnails:
         from ..plotting.thumbnails import contact_sheet, save_figure
-        for img, cat in zip(images, catalogs):
+        for img, tag, cat in zip(images, tags, catalogs):
             fig = contact_sheet(img, cat, params=params)
             save_figure(fig, os.path.join(args.thumbnails,
-                                          f'{img.rootname}_artifacts.png'))
+                                          f'{tag}_artifacts.png'))
     for img, cat in zip(images, catalogs):
         n_new = '' if known is None else \
             f', {int((~cat["known"]).sum())} new'

@@ -12,7 +12,8 @@ Example::
 """
 
 from ..characterize import compare_led_lamp, measure_transmissivity, parse_box
-from .transmissivity import add_position_arguments, check_outdir
+from .transmissivity import (add_position_arguments, check_outdir,
+                             check_position_arguments)
 
 NAME = 'ledlamp'
 HELP = 'LED post-flash vs lamp-flat aperture of a fleck and their offset (§6.2)'
@@ -28,6 +29,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    check_position_arguments(args, [args.dkc, *args.flats],
+                             thresholds=('aperture_threshold',))
     from ..io import check_detectors
     check_detectors([args.dkc, *args.flats], operation='ledlamp')
     check_outdir(args.outdir)

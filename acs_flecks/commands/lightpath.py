@@ -12,6 +12,7 @@ Examples::
         --ccdchip 2 --x 1521 --y 1773
 """
 
+import os
 import sys
 
 from astropy.table import QTable
@@ -47,9 +48,27 @@ def add_arguments(parser):
 
 def run(args):
     from ..monitor.lightpath import lightpath_test
-    from ..utils import write_ecsv
+    from ..utils import OutputGuard, write_ecsv
+    from ..validate import check_number
     if args.catalog and (args.x or args.y or args.ccdchip):
         raise AcsFlecksError('give either --catalog or --ccdchip/--x/--y')
+    check_number(args.nsigma, '--nsigma', minimum=0, inclusive=False)
+    check_number(args.radius, '--radius', minimum=0, inclusive=False,
+                 allow_none=True)
+    for v in args.x:
+        check_number(v, '--x', minimum=0.5, maximum=4096.5)
+    for v in args.y:
+        check_number(v, '--y', minimum=0.5, maximum=2048.5)
+    for c in args.ccdchip:
+        if c not in (1, 2):
+            raise AcsFlecksError(f'--ccdchip must be 1 or 2, got {c}')
+    inputs = [args.flashed, args.unflashed] + (
+        [args.catalog] if args.catalog else [])
+    for path in inputs:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    OutputGuard(inputs=inputs).file(args.output, option='-o')
     if args.catalog:
         try:
             positions = QTable.read(args.catalog, format='ascii.ecsv')

@@ -10,21 +10,29 @@ Example::
         --appeared 2017-05-05 -o out/
 """
 
+import os
+
 from ..characterize import output_prefix, shadow_time_series
 from ..exceptions import AcsFlecksError
+from ..utils import OutputGuard
 from .transmissivity import check_outdir
 
 NAME = 'shadow'
 HELP = 'shadow-trail vs empty-box signal over short darks (§5)'
 
 
-def _box(text):
+def _box(text, option='box'):
     try:
         vals = [int(v) for v in text.split(',')]
     except ValueError:
-        raise AcsFlecksError(f'box must be XMIN,XMAX,YMIN,YMAX, got {text!r}') from None
+        raise AcsFlecksError(f'{option} must be XMIN,XMAX,YMIN,YMAX, got '
+                             f'{text!r}') from None
     if len(vals) != 4:
-        raise AcsFlecksError(f'box must be XMIN,XMAX,YMIN,YMAX, got {text!r}')
+        raise AcsFlecksError(f'{option} must be XMIN,XMAX,YMIN,YMAX, got '
+                             f'{text!r}')
+    if vals[0] > vals[1] or vals[2] > vals[3] or min(vals) < 1:
+        raise AcsFlecksError(f'{option} must have 1 <= XMIN <= XMAX and '
+                             f'1 <= YMIN <= YMAX, got {text!r}')
     return tuple(vals)
 
 
@@ -48,26 +56,43 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..validate import check_number
+    for path in args.darks:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    check_number(args.x, '--x', minimum=0.5, maximum=4096.5)
+    check_number(args.y, '--y', minimum=0.5, maximum=2048.5)
     from ..io import check_detectors
     check_detectors(args.darks, operation='shadow')
     from ..characterize.shadow import check_flashed_darks
     args.darks = check_flashed_darks(args.darks)     # before any output
-    check_outdir(args.outdir)
     try:
         nx, ny = (int(v) for v in args.size.lower().split('x'))
     except ValueError:
         raise AcsFlecksError(f'--size must look like 11x3 (NXxNY), got '
                              f'{args.size!r}') from None
+    if nx < 1 or ny < 1:
+        raise AcsFlecksError(f'--size must be positive (NXxNY), got '
+                             f'{args.size!r}')
     size = (ny, nx)
-    sb = _box(args.shadow_box) if args.shadow_box else None
-    eb = _box(args.empty_box) if args.empty_box else None
+    sb = _box(args.shadow_box, '--shadow-box') if args.shadow_box else None
+    eb = _box(args.empty_box, '--empty-box') if args.empty_box else None
+    if args.appeared:
+        from astropy.time import Time
+        try:
+            Time(args.appeared)
+        except ValueError:
+            raise AcsFlecksError(f'--appeared is not a date: '
+                                 f'{args.appeared!r}') from None
+    OutputGuard(inputs=args.darks).directory(args.outdir, option='-o')
+    check_outdir(args.outdir)
     series = shadow_time_series(args.darks, ccdchip=args.ccdchip, x=args.x, y=args.y,
                                 shadow_box=sb, empty_box=eb, size=size,
                                 fleck_id=args.fleck_id)
     prefix = output_prefix(args.fleck_id, args.ccdchip, args.x, args.y)
     files = series.write(args.outdir, prefix=prefix)
     if not args.no_figures:
-        import os
         from ..plotting.characterize import plot_shadow_series, save_figure
         p = os.path.join(args.outdir, f'{prefix}_shadow.png')
         files['figure'] = save_figure(plot_shadow_series(series, appeared=args.appeared), p)

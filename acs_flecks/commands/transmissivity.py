@@ -46,14 +46,44 @@ def add_position_arguments(parser, *, box_default='40x40'):
 
 
 def check_outdir(path):
-    """Create the output directory or raise a clear error."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise AcsFlecksError('output path exists and is not a directory', path=path)
+    """Create the output directory or raise a clear error (call it after
+    every other check: see `check_position_arguments`)."""
+    from ..utils import check_output_directory
+    check_output_directory(path, option='-o', create=True)
+
+
+def check_position_arguments(args, inputs, *, thresholds=()):
+    """
+    Check, before any work or write, what the characterization commands
+    share: the input files exist, --x/--y are finite and on the chip,
+    --box parses, thresholds are fractions, and -o DIR can be made.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    inputs : list of str
+        Every input file.
+    thresholds : iterable of str
+        Attribute names of fraction options (``'aperture_threshold'``).
+    """
+    from ..utils import OutputGuard
+    from ..validate import check_number
+    for path in inputs:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    check_number(args.x, '--x', minimum=0.5, maximum=4096.5)
+    check_number(args.y, '--y', minimum=0.5, maximum=2048.5)
     try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as exc:
-        raise AcsFlecksError(f'cannot create output directory ({exc.strerror})',
-                             path=path) from None
+        parse_box(args.box)
+    except AcsFlecksError as exc:
+        raise AcsFlecksError(f'--box: {exc}') from None
+    for name in thresholds:
+        check_number(getattr(args, name), '--' + name.replace('_', '-'),
+                     minimum=0, maximum=1, inclusive=False)
+    guard = OutputGuard(inputs=inputs)
+    guard.directory(args.outdir, option='-o')
+    return guard
 
 
 def add_arguments(parser):
@@ -76,6 +106,11 @@ def add_arguments(parser):
 
 
 def run(args):
+    check_position_arguments(args, list(args.flats) + list(args.before or []),
+                             thresholds=('aperture_threshold',))
+    from ..validate import check_number
+    check_number(args.badpix_threshold, '--badpix-threshold', minimum=0,
+                 maximum=1)
     from ..io import check_detectors
     check_detectors(list(args.flats) + list(args.before or []),
                     operation='transmissivity')
