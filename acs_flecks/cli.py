@@ -19,9 +19,18 @@ from .exceptions import AcsFlecksError, AcsFlecksWarning
 __all__ = ['main', 'build_parser']
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (as every other
+    error): ``acs_flecks <command>: error: <problem>``, exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} '
+                     '--help)\n')
+
+
 def build_parser():
     """Build the argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='acs_flecks',
         description='Find, monitor and characterize particles ("flecks") on '
                     'the ACS/WFC CCDs and flag them in the bad-pixel table.')
@@ -97,6 +106,13 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('acs_flecks: interrupted', file=sys.stderr)
         return 130
+    except OSError as exc:
+        # a file-system failure no check could foresee (disk full while
+        # writing, a file removed meanwhile): one line, not a traceback
+        where = f'{exc.filename}: ' if exc.filename else ''
+        print(f'acs_flecks: error: {where}{exc.strerror or exc}',
+              file=sys.stderr)
+        return 2
     finally:
         warnings.showwarning = old_showwarning
 
