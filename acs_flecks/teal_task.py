@@ -289,9 +289,14 @@ def check_config_values(path):
         if key is None or key.startswith('_') or err is False:
             continue  # a missing key takes its default
         text, info = spec[key]
+        value = cfg.get(key)
+        hint = ''
+        if isinstance(value, list):
+            value = ','.join(value)
+            hint = f' (quote a comma-separated list: {key} = "{value}")'
         raise AcsFlecksError(
-            f'parameter {key} = {cfg.get(key)!r}: must be '
-            f'{_describe_spec(text, info)}', path=path)
+            f'parameter {key} = {value!r}: must be '
+            f'{_describe_spec(text, info)}{hint}', path=path)
 
 
 def write_default_config(path):

@@ -207,7 +207,13 @@ class HistoryDatabase:
                       for s in ('-wal', '-shm')}
             self._con = self._connect(readonly=True)
             try:
-                self._check_existing()
+                try:
+                    self._check_existing()
+                except sqlite3.DatabaseError as exc:
+                    raise HistoryDatabaseError(
+                        f'the history database is corrupt or not SQLite '
+                        f'({exc}); it was not modified', path=self.path
+                    ) from None
             except BaseException:
                 self._con.close()
                 self._con = None
@@ -371,25 +377,25 @@ class HistoryDatabase:
         return HistoryDatabaseError(f'database error ({text})', path=self.path)
 
     def _setup(self, exists):
+        self._wal = False
         if self.readonly:
             return
+        # connection settings only: opening writes nothing to the file
         self._execute(f'PRAGMA busy_timeout = {int(self.timeout * 1000)}')
-        mode = self._journal_mode('WAL')
-        if str(mode).lower() != 'wal':
-            log.warning('%s: journal mode is %s, not WAL (readers may block)',
-                        self.path, mode)
         # FULL: a committed epoch survives a power cut, not only a crash.
         self._execute('PRAGMA synchronous = FULL')
         self._execute('PRAGMA foreign_keys = ON')
+        tables = {r[0] for r in self._execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables:
+            return
         with self.transaction():
             # inside BEGIN IMMEDIATE: another process creating the same
             # history at the same moment has either finished or waits
             tables = {r[0] for r in self._execute(
                 "SELECT name FROM sqlite_master WHERE type='table'")}
             if tables:
-                if exists:
-                    return
-                # created by another process meanwhile: check it as usual
+                # created by another process meanwhile
                 app = self._execute('PRAGMA application_id').fetchone()[0]
                 if app != APPLICATION_ID:
                     raise HistoryDatabaseError(
@@ -405,6 +411,18 @@ class HistoryDatabase:
             self._set_meta('artifacts_stale', '0')
         log.info('%s: created a new history database (schema %d)',
                  self.path, SCHEMA_VERSION)
+
+    def _start_wal(self):
+        """Write-ahead log from the first write on (readers keep reading
+        while this run writes); a run that writes nothing leaves the file
+        byte for byte as it was."""
+        if self._wal:
+            return
+        mode = self._journal_mode('WAL')
+        self._wal = str(mode).lower() == 'wal'
+        if not self._wal:
+            log.warning('%s: journal mode is %s, not WAL (readers may block)',
+                        self.path, mode)
 
     def _journal_mode(self, mode):
         """Set the journal mode, waiting (up to ``timeout``) while another
@@ -430,7 +448,7 @@ class HistoryDatabase:
         con, self._con = self._con, None
         if con is None:
             return
-        if not self.readonly:
+        if not self.readonly and getattr(self, '_wal', False):
             with contextlib.suppress(sqlite3.Error):
                 con.execute('PRAGMA busy_timeout = 0')
                 con.execute('PRAGMA wal_checkpoint(TRUNCATE)')
@@ -450,6 +468,7 @@ class HistoryDatabase:
         if self.readonly:
             raise HistoryDatabaseError('opened read-only; cannot write',
                                        path=self.path)
+        self._start_wal()
         self._execute('BEGIN IMMEDIATE')
         try:
             yield self
