@@ -12,7 +12,6 @@ or changed file under the test directory (inputs' SHA-256 unchanged).
 
 import errno
 import hashlib
-import json
 import os
 import pathlib
 import re
@@ -25,7 +24,6 @@ import time
 
 import numpy as np
 import pytest
-from astropy.io import fits
 from astropy.table import Table
 
 from acs_flecks.cli import main as _main
