@@ -372,6 +372,23 @@ class TestHistoryDatabase:
         refused(_monitor(work)[:2] + ['--db', db, '--scheduler', 'serial'],
                 work['dir'], capsys, 'not an acs_flecks history')
 
+    def test_export_never_replaces_the_database(self, work):
+        from acs_flecks.monitor import export_history
+        before = snapshot(work['dir'])
+        for out, det in ((work['db'], None),
+                         (work['dir'] / 'a.ecsv', work['db']),
+                         (work['db'] + '-wal', None)):
+            with pytest.raises(AcsFlecksError, match='history database'):
+                export_history(work['db'], out, detections=det)
+        assert snapshot(work['dir']) == before
+
+    def test_refused_run_leaves_no_new_history(self, work, capsys):
+        db = work['dir'] / 'new.sqlite'
+        (work['dir'] / 'junk.fits').write_bytes(b'not fits' * 100)
+        refused(['monitor', work['dir'] / 'junk.fits', '--db', db,
+                 '--scheduler', 'serial'], work['dir'], capsys,
+                'none of the 1 file')
+
     def test_rerun_is_byte_identical(self, work, simdata, tmp_path):
         db = tmp_path / 'h.sqlite'
         outs = []

@@ -250,13 +250,22 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                'skipped': []}
     try:
         params = database.check_find_parameters(_find_parameters(find_kwargs))
-        epochs = _scan(files, database, summary)
+        # the warnings of unusable files are shown only if the run goes
+        # on: when none is usable, the one error line says it all
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', SkippedFileWarning)
+            epochs = _scan(files, database, summary)
+        if epochs or summary['already_present']:
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename,
+                                       w.lineno)
         if epochs:
             _process(epochs, database, params, find_kwargs, scheduler,
                      workers, progress, finder, summary)
         if summary['skipped'] and not summary['added'] and \
                 not summary['already_present']:
-            if created:  # leave nothing behind: no new, empty history
+            if created and _empty(database):
+                # leave nothing behind: no new, empty history
                 database.close()
                 own = False
                 for suffix in ('', '-wal', '-shm', '-journal'):
@@ -287,9 +296,26 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                  len(summary['already_present']), len(summary['skipped']),
                  len(artifacts), _status_counts(artifacts))
         return artifacts
+    except BaseException:
+        if created and own and not summary['added'] and _empty(database):
+            # a history this call created and stored nothing in: remove it
+            database.close()
+            own = False
+            for suffix in ('', '-wal', '-shm', '-journal'):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.fspath(db) + suffix)
+        raise
     finally:
         if own:
             database.close()
+
+
+def _empty(database):
+    """No epoch in the history (not even one another run stored)."""
+    try:
+        return len(database) == 0
+    except Exception:  # an unusable file is not ours to remove
+        return False
 
 
 def _status_counts(artifacts):
@@ -366,7 +392,14 @@ def export_history(db, output, *, detections=None):
     `~astropy.table.QTable`
         The artifacts.
     """
+    from ..utils import check_output_path
     with HistoryDatabase(db, readonly=True) as database:
+        # both outputs checked before either is written
+        database._check_output(output)
+        if detections is not None:
+            database._check_output(detections)
+            check_output_path(detections, protected=[(output, 'the '
+                                                      'artifacts output')])
         table = database.export(output)
         if detections is not None:
             database.export_detections(detections)

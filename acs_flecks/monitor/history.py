@@ -818,13 +818,22 @@ class HistoryDatabase:
         """Write the artifacts table to an ECSV file (atomically).
 
         Returns the `~astropy.table.QTable` written."""
+        self._check_output(path, overwrite=overwrite)
         table = self.artifacts()
         with atomic_output(path) as tmp:
             table.write(tmp, format='ascii.ecsv', overwrite=overwrite)
         return table
 
+    def _check_output(self, path, *, overwrite=True):
+        """An export never replaces the database (or its journal files)."""
+        from ..utils import check_output_path
+        check_output_path(path, overwrite=overwrite, protected=[
+            (self.path + s, 'the history database')
+            for s in ('', '-wal', '-shm', '-journal')])
+
     def export_detections(self, path):
         """Write every stored detection (with its artifact id) to ECSV."""
+        self._check_output(path)
         table = self.detections()
         write_ecsv(table, path)
         return table
