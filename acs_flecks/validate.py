@@ -21,7 +21,7 @@ import numbers
 from .exceptions import AcsFlecksError
 
 __all__ = ['check_number', 'check_integer', 'check_dq_value',
-           'check_choice', 'check_figure_format']
+           'check_choice', 'check_figure_format', 'check_chip_position']
 
 
 def _describe(minimum, maximum, inclusive, integer):
@@ -141,3 +141,25 @@ def check_figure_format(path, name):
             f' figure (use one of {", ".join("." + e for e in sorted(supported))})',
             path=path)
     return ext
+
+
+def check_chip_position(x, y, *, names=('--x', '--y'), shape=(2048, 4096),
+                        detector='WFC'):
+    """
+    A finite 1-indexed chip position (x = column, y = row) on the chip.
+
+    Returns
+    -------
+    tuple of float
+    """
+    ny, nx = shape
+    for value, name in ((x, names[0]), (y, names[1])):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not math.isfinite(float(value)):
+            raise AcsFlecksError(f'{name} must be a finite pixel position, '
+                                 f'got {value!r}')
+    if not (0.5 <= x <= nx + 0.5 and 0.5 <= y <= ny + 0.5):
+        raise AcsFlecksError(
+            f'position ({names[0]}, {names[1]}) = ({x:g}, {y:g}) is off the '
+            f'{detector} chip ({nx}x{ny} pixels, 1-indexed)')
+    return float(x), float(y)

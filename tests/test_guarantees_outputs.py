@@ -792,6 +792,22 @@ class TestMessages:
                      '2017-05-05', '-o', w / 'n.fits', *extra], w, capsys,
                     match)
 
+    def test_lightpath_catalog_named(self, work, capsys):
+        w = work['dir']
+        Table({'ccdchip': [2], 'x': [np.nan], 'y': [3.0]}).write(
+            w / 'cat.ecsv')
+        refused(['lightpath', '--flashed', work['dkc'][0], '--unflashed',
+                 work['dkc'][1], '--catalog', w / 'cat.ecsv'], w, capsys,
+                'cat.ecsv: catalog table row 1: .* not finite')
+
+    def test_run_output_must_be_fits(self, work, capsys):
+        cfg = _cfg(work['dir'] / 'c.cfg', input=work['dkc'][0],
+                   flats=work['dkc'][1], reference=work['ref'],
+                   output=work['dir'] / 'new.csv',
+                   outdir=work['dir'] / 'out')
+        refused(['run', cfg], work['dir'], capsys,
+                r'output: output must be a \.fits file')
+
     def test_empty_flecks_with_flats(self, work, capsys):
         w = work['dir']
         Table(names=['ccdchip', 'x', 'y'], dtype=[int, float, float]).write(

@@ -3,6 +3,7 @@ bad input (hand-made catalogs through a replaceable detection function)."""
 
 import os
 import sqlite3
+import warnings
 import stat
 import subprocess
 import sys
@@ -324,10 +325,13 @@ class TestMonitor:
     def test_no_usable_file(self, tmp_path):
         bad = tmp_path / 'bad.fits'
         bad.write_text('junk')
-        with pytest.warns(SkippedFileWarning):
+        # one error, no warning per file: the error names the first problem
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', SkippedFileWarning)
             with pytest.raises(InputFileError, match='none of the 2 file'):
                 run([str(bad), str(tmp_path / 'missing.fits')],
                     tmp_path / 'h.sqlite')
+        assert not (tmp_path / 'h.sqlite').exists()
 
     def test_unflashed_epoch_skipped(self, timeline, tmp_path):
         dark = write_epoch(tmp_path / 'dark.fits', '2017-05-20T00:00:00', [])

@@ -49,16 +49,14 @@ def add_arguments(parser):
 def run(args):
     from ..monitor.lightpath import lightpath_test
     from ..utils import OutputGuard, write_ecsv
-    from ..validate import check_number
+    from ..validate import check_chip_position, check_number
     if args.catalog and (args.x or args.y or args.ccdchip):
         raise AcsFlecksError('give either --catalog or --ccdchip/--x/--y')
     check_number(args.nsigma, '--nsigma', minimum=0, inclusive=False)
     check_number(args.radius, '--radius', minimum=0, inclusive=False,
                  allow_none=True)
-    for v in args.x:
-        check_number(v, '--x', minimum=0.5, maximum=4096.5)
-    for v in args.y:
-        check_number(v, '--y', minimum=0.5, maximum=2048.5)
+    for x, y in zip(args.x, args.y):
+        check_chip_position(x, y)
     for c in args.ccdchip:
         if c not in (1, 2):
             raise AcsFlecksError(f'--ccdchip must be 1 or 2, got {c}')
@@ -75,6 +73,8 @@ def run(args):
         except Exception as exc:  # astropy raises many types here
             raise AcsFlecksError(f'cannot read the catalog ({exc})',
                                  path=args.catalog) from None
+        from .bpixtab import check_positions
+        check_positions(positions, args.catalog, 'catalog')
     else:
         n = len(args.x)
         if n == 0 or len(args.y) != n or len(args.ccdchip) not in (1, n):

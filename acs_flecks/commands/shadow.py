@@ -56,13 +56,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    from ..validate import check_number
+    from ..validate import check_chip_position
     for path in args.darks:
         if not os.path.isfile(path):
             raise AcsFlecksError('no such file' if not os.path.isdir(path)
                                  else 'is a directory, not a file', path=path)
-    check_number(args.x, '--x', minimum=0.5, maximum=4096.5)
-    check_number(args.y, '--y', minimum=0.5, maximum=2048.5)
+    check_chip_position(args.x, args.y)
     from ..io import check_detectors
     check_detectors(args.darks, operation='shadow')
     from ..characterize.shadow import check_flashed_darks

@@ -67,13 +67,12 @@ def check_position_arguments(args, inputs, *, thresholds=()):
         Attribute names of fraction options (``'aperture_threshold'``).
     """
     from ..utils import OutputGuard
-    from ..validate import check_number
+    from ..validate import check_chip_position, check_number
     for path in inputs:
         if not os.path.isfile(path):
             raise AcsFlecksError('no such file' if not os.path.isdir(path)
                                  else 'is a directory, not a file', path=path)
-    check_number(args.x, '--x', minimum=0.5, maximum=4096.5)
-    check_number(args.y, '--y', minimum=0.5, maximum=2048.5)
+    check_chip_position(args.x, args.y)
     try:
         parse_box(args.box)
     except AcsFlecksError as exc:
