@@ -216,10 +216,7 @@ def _check_parameters(*, median_size, nsigma, min_area, tolerance,
         raise AcsFlecksError(f'overwrite must be True or False, got '
                              f'{overwrite!r}')
     if useafter not in (None, ''):
-        try:
-            parse_useafter(useafter)
-        except AcsFlecksError as exc:
-            raise AcsFlecksError(f'useafter: {exc}') from None
+        parse_useafter(useafter, what='useafter')
     if not isinstance(reference, (str, os.PathLike)) or \
             not os.fspath(reference).strip():
         raise AcsFlecksError(f'reference must be a path, jref$name or auto, '

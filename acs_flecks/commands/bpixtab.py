@@ -165,25 +165,15 @@ def check_positions(table, path, what, *, detector='WFC'):
 
 
 def _validate(args):
-    """Options that need no file, before anything is read."""
-    from ..bpixtab import parse_useafter
+    """Options that need no file, before anything is read (after the
+    USEAFTER, threshold and certification limits)."""
     from ..characterize import parse_box
-    from ..validate import check_dq_value, check_number
+    from ..validate import check_dq_value
     check_dq_value(args.value, '--value')
-    check_number(args.threshold, '--threshold', minimum=0, maximum=1)
-    if args.threshold == 0:
-        raise AcsFlecksError('--threshold must be a number > 0 and <= 1 (0 '
-                             'flags nothing), got 0.0')
-    check_number(args.max_distance, '--max-distance', minimum=0,
-                 inclusive=False)
     try:
         parse_box(args.box)
     except AcsFlecksError as exc:
         raise AcsFlecksError(f'--box: {exc}') from None
-    try:
-        parse_useafter(args.useafter)
-    except AcsFlecksError as exc:
-        raise AcsFlecksError(f'--useafter: {exc}') from None
     if args.flats and not args.flecks:
         raise AcsFlecksError('--flats needs --flecks (where to measure)')
 
