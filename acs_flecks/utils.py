@@ -53,6 +53,12 @@ def _name_max(directory):
         return 255
 
 
+def _fspath(p):
+    """A path from a path-like or an object with a ``path`` (an
+    `~acs_flecks.io.ACSImage`)."""
+    return os.fspath(getattr(p, 'path', p))
+
+
 def _same(a, b):
     """Whether two paths name the same file (links resolved)."""
     a, b = os.fspath(a), os.fspath(b)
@@ -183,8 +189,9 @@ def check_output_path(path, *, inputs=(), protected=(), overwrite=True,
             raise AcsFlecksError(
                 f'{what}output must be a {" or ".join(exts)} file', path=path)
     for inp in inputs:
-        if inp is None or not os.fspath(inp):
+        if inp is None or not _fspath(inp):
             continue
+        inp = _fspath(inp)
         if _same(inp, path):
             raise AcsFlecksError(f'{what}output path is an input file; '
                                  'refusing to overwrite it', path=path)
@@ -240,8 +247,8 @@ class OutputGuard:
 
     def __init__(self, *, inputs=(), protected=(), overwrite=True,
                  overwrite_hint='use --overwrite'):
-        self.inputs = [os.fspath(p) for p in inputs if p is not None
-                       and os.fspath(p)]
+        self.inputs = [_fspath(p) for p in inputs if p is not None
+                       and _fspath(p)]
         self.protected = [(os.fspath(p), d) for p, d in protected
                           if p is not None and os.fspath(p)]
         for p, d in list(self.protected):
