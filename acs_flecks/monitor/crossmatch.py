@@ -211,6 +211,7 @@ def associate_detections(epoch_index, ccdchip, x, y, *,
     chip_tracks = {}  # ccdchip -> list of track numbers
     owner = {}        # ccdchip -> {(x, y): track}: known pixels
     root = {}         # merged track -> the track it joined
+    n_owned = {}      # track -> number of known pixels
     next_track = 0
 
     def find(t):
@@ -233,7 +234,9 @@ def associate_detections(epoch_index, ccdchip, x, y, *,
         members[t].append(d)
         pix = owner.setdefault(chip, {})
         for p in keys[d]:
-            pix.setdefault(p, t)
+            if p not in pix:
+                pix[p] = t
+                n_owned[t] = n_owned.get(t, 0) + 1
 
     def separate(a, b):
         """Tracks a and b were both detected, apart (not touching), in one
@@ -255,6 +258,7 @@ def associate_detections(epoch_index, ccdchip, x, y, *,
             return
         root[b] = a
         members[a].extend(members.pop(b))
+        n_owned[a] = n_owned.get(a, 0) + n_owned.pop(b, 0)
         chip_tracks[chip].remove(b)
         for k, v in siblings.items():
             if find(v) == b:
@@ -294,7 +298,8 @@ def associate_detections(epoch_index, ccdchip, x, y, *,
                     # one segment over a good part of two artifacts' known
                     # pixels: one artifact deblended differently before
                     both = [t for t, c in counts.items()
-                            if 4 * c >= len(keys[d])]
+                            if 4 * c >= len(keys[d]) or
+                            2 * c >= n_owned.get(t, 0)]
                     if len(both) > 1:
                         joint.append(both)
             # 2. position, one-to-one, for the others (and every detection
