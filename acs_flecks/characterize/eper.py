@@ -203,6 +203,9 @@ class EperResult:
         t['box_npix'] = [int((bm & m.good).sum()) for m in ms]
         for k in ('dx', 'dx_err', 'dy', 'dy_err'):
             t[k] = [getattr(m.shift, k) if m.shift is not None else np.nan for m in ms]
+        # a shift fit that did not converge is not a measurement
+        t['shift_converged'] = [bool(m.shift.converged) if m.shift is not None
+                                else False for m in ms]
         t['file_early'] = [m.pair.early.name for m in ms]
         t['file_late'] = [m.pair.late.name for m in ms]
         dx, dxe, dy, dye = self.shift
