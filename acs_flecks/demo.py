@@ -437,7 +437,31 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
         outdir=os.path.join(outdir, 'results', 'report_figures'),
         dkc=paths(dkc, 'dkc'), unflashed=paths(lamp, 'dark'),
         flats=[p for p in paths(lamp, 'flat')],
-        eper=paths(lamp, 'eper'), history=result.outputs['history'])
+        eper=paths(lamp, 'eper'), history=result.outputs['history'],
+        report=result.report)
     timings["report's Figures 1-18"] = time.perf_counter() - t0
     result.outputs['figures'] = figures['index']
+
+    # the whole catalogue against the truth, printed and in the report
+    from .chain_report import write_chain_report
+    from .utils import write_ecsv
+    per_truth, per_entry = compare_catalogue(result.artifacts,
+                                             dkc.truth.artifacts)
+    summary = catalogue_summary(per_truth, per_entry)
+    truth_path = os.path.join(outdir, 'results', 'truth_comparison.ecsv')
+    write_ecsv(per_truth, truth_path)
+    result.outputs['truth_comparison'] = truth_path
+    result.catalogue = {'summary': format_catalogue_summary(summary),
+                        'numbers': summary, 'per_truth': per_truth,
+                        'per_entry': per_entry, 'ecsv': truth_path}
+    write_chain_report(result, history=result.outputs['history'],
+                       figdir=os.path.join(outdir, 'results', 'figures'),
+                       inputs=dict(input=paths(dkc, 'dkc'),
+                                   flats=paths(lamp, 'flat'),
+                                   unflashed=paths(lamp, 'dark'),
+                                   eper=paths(lamp, 'eper'),
+                                   reference=os.path.join(
+                                       jref, '25g1256nj_bpx.fits')),
+                       figures_index=figures['index'],
+                       truth=result.catalogue)
     return result, comparison, timings, lamp.truth

@@ -62,7 +62,7 @@ from .normalize import (background_and_noise, background_noise_grids,
 
 __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
            'prepare_chip', 'find_artifacts_in_chip', 'find_chip',
-           'find_artifacts']
+           'find_artifacts', 'edge_noise_factors']
 
 log = logging.getLogger(__name__)
 
