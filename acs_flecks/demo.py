@@ -445,8 +445,11 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     # the whole catalogue against the truth, printed and in the report
     from .chain_report import write_chain_report
     from .utils import write_ecsv
-    per_truth, per_entry = compare_catalogue(result.artifacts,
-                                             dkc.truth.artifacts)
+    observed = dkc.truth.artifacts
+    if window and 'in_window' in observed.colnames:
+        # only the artifacts the windows observe can be found
+        observed = observed[np.asarray(observed['in_window'], dtype=bool)]
+    per_truth, per_entry = compare_catalogue(result.artifacts, observed)
     summary = catalogue_summary(per_truth, per_entry)
     truth_path = os.path.join(outdir, 'results', 'truth_comparison.ecsv')
     write_ecsv(per_truth, truth_path)

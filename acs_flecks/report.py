@@ -104,6 +104,8 @@ def _fmt(value):
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value):
             return 'nan'
+        if 1e4 <= abs(value) < 1e7:   # MJDs, levels: no exponent
+            return f'{value:.2f}'
         return f'{value:.4g}'
     if isinstance(value, bytes):
         value = value.decode()
