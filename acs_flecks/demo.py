@@ -5,8 +5,9 @@ The built-in demonstration: the report's discovery timeline, end to end.
 one combined short flashed dark (DKC) per anneal cycle of 2017 as full
 two-chip frames, lamp flats in the report's filters (December 2016 and
 December 2017), un-flashed darks around the May 2017 anneal and EPER images
-of May and November 2017 (windows around the flecks, to keep the demo's
-disk use reasonable), plus a WFC reference bad-pixel table reached through
+of May and November 2017 (windows around every fleck, to keep the demo's
+disk use reasonable), one flashed long daily dark of the 2017-06-26 cycle
+(a window around the large fleck: Figures 1 and 2), plus a WFC reference bad-pixel table reached through
 ``jref$`` as CALACS would.  It then runs the whole chain
 (`acs_flecks.pipeline.run_pipeline`) and compares what was found with the
 simulation's truth.
@@ -381,7 +382,8 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     scheduler : str, optional
         Dask scheduler address ('' local, 'serial' none).
     lamp_window : int, optional
-        Window size of the flats, EPER images and un-flashed darks.
+        Window size of the flats, EPER images, un-flashed darks and the
+        daily dark (EPER windows around every fleck).
 
     Returns
     -------
@@ -405,7 +407,8 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     t0 = time.perf_counter()
     lamp = simulate_scenario('discovery', os.path.join(data, 'lamp'),
                              seed=seed, window=lamp_window,
-                             kinds=['flat', 'eper', 'dark'])
+                             kinds=['flat', 'eper', 'dark', 'daily'],
+                             eper_fleck_windows=True)
     timings['simulate lamp images and darks'] = time.perf_counter() - t0
 
     jref = os.path.join(outdir, 'jref')
@@ -436,6 +439,7 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     figures = regenerate_figures(
         outdir=os.path.join(outdir, 'results', 'report_figures'),
         dkc=paths(dkc, 'dkc'), unflashed=paths(lamp, 'dark'),
+        daily_darks=paths(lamp, 'daily'),
         flats=[p for p in paths(lamp, 'flat')],
         eper=paths(lamp, 'eper'), history=result.outputs['history'],
         report=result.report)

@@ -360,7 +360,13 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                 notes.append(f'{label}: not characterized ({exc})')
                 log.warning('%s: not characterized (%s)', label, exc)
                 continue
-            notes.extend(f'{label}: {n}' for n in ch.notes)
+            for n in ch.notes:
+                # a skipped input file is the same for every fleck: once
+                if n.startswith('skipped '):
+                    if n not in notes:
+                        notes.append(n)
+                else:
+                    notes.append(f'{label}: {n}')
             chars[name] = ch
             done.append((chip, fx, fy))
             if len(ch.bad_pixels):
