@@ -240,3 +240,49 @@ class TestDemoCommand:
             assert (out / 'results' / name).exists(), name
         assert str(out / 'results' / 'report.html') in text.replace(
             str(out.resolve()), str(out))
+        # the deliberate narrowband skip is said once
+        assert captured.err.count('F658N is not one of') == 1
+        assert text.count('F658N is not one of') <= 1
+        # the simulator wrote what every one of the report's figures needs
+        figs = (out / 'results' / 'report_figures' / 'figures.ecsv')
+        from astropy.table import Table
+        t = Table.read(figs)
+        assert list(t['status']) == ['written'] * 18, list(t['note'])
+        # every new artifact has its own section
+        html = (out / 'results' / 'report.html').read_text()
+        new = Table.read(out / 'results' / 'new_flecks.ecsv')
+        assert len(new) >= 2
+        for aid in new['artifact_id']:
+            assert f'<h2 id="{aid}">' in html, aid
+        # every link and image of both pages resolves, relative, no
+        # absolute path anywhere
+        for page in (out / 'results' / 'report.html', figs.with_suffix('.html')):
+            check_links(page, tmp_path)
+
+
+def check_links(page, tmp_path):
+    """Every href/src of an HTML page names an existing file relative to
+    the page (or an anchor of the page); no absolute path in the text."""
+    from html.parser import HTMLParser
+    text = page.read_text()
+    ids, refs = set(), []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for k, v in attrs:
+                if k == 'id':
+                    ids.add(v)
+                if k in ('href', 'src'):
+                    refs.append(v)
+    Parser().feed(text)
+    assert refs, page
+    for ref in refs:
+        assert '://' not in ref and not ref.startswith('/'), (page, ref)
+        if ref.startswith('#'):
+            assert ref[1:] in ids, (page, ref)
+            continue
+        target = (page.parent / ref.split('#')[0]).resolve()
+        assert target.exists(), (page, ref)
+    for root in {str(tmp_path), str(tmp_path.resolve()), os.path.expanduser('~')}:
+        assert root not in text, (page, root)
+    assert not re.search(r'["\'>\s](/tmp|/home|/work|/Users)/', text), page
