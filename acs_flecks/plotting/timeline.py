@@ -130,7 +130,9 @@ def plot_timeline(db, *, figure=None, label_new=True):
         lo_d, hi_d = _dates([lo, hi])
         ax.fill_betweenx([row - 0.45, row + 0.45], lo_d, hi_d,
                          color='tab:red', alpha=0.25, lw=0, zorder=1)
-        new_rows.append((row, hi_d, f'{artifacts["artifact_id"][i]} '
+        # the label goes left of the bracket, where a new artifact's row
+        # has no markers
+        new_rows.append((row, lo_d, f'{artifacts["artifact_id"][i]} '
                                     f'{chip_name(artifacts["ccdchip"][i])} '
                                     f'({artifacts["x"][i].value:.0f}, '
                                     f'{artifacts["y"][i].value:.0f})'))
@@ -165,9 +167,10 @@ LABEL_FONTSIZE = 7
 
 def _label_rows(ax, items, n, fig_height, fontsize=LABEL_FONTSIZE):
     """
-    Label rows (row, date, text) in red to the right of ``date`` without
-    overlaps: labels closer than one text line are pushed apart vertically
-    (and stay inside the axes), with a leader line to their row when moved.
+    Label rows (row, date, text) in red, ending just left of ``date``,
+    without overlaps: labels closer than one text line are pushed apart
+    vertically (and stay inside the axes), with a leader line to their row
+    when moved; a white box keeps them readable over other rows' markers.
     """
     # one text line in data (row) units; the axes take about the figure
     # height less 2 inches of title, legend and date labels
@@ -184,9 +187,11 @@ def _label_rows(ax, items, n, fig_height, fontsize=LABEL_FONTSIZE):
             ys[k] = min(ys[k], ys[k + 1] - line)
     for (row, date, text), y in zip(items, ys):
         moved = abs(y - row) > 1e-6
-        ax.annotate(text, (date, row), xytext=(6, y),
+        ax.annotate(text, (date, row), xytext=(-6, y),
                     textcoords=('offset points', 'data'), fontsize=fontsize,
-                    color='tab:red', va='center', gid='new_label',
+                    color='tab:red', va='center', ha='right', gid='new_label',
+                    bbox=dict(boxstyle='square,pad=0.1', fc='white',
+                              ec='none', alpha=0.85),
                     arrowprops=dict(arrowstyle='-', color='tab:red', lw=0.5,
                                     shrinkA=0, shrinkB=2) if moved else None)
 
