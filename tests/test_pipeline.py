@@ -285,3 +285,27 @@ def check_links(page, tmp_path):
     for root in {str(tmp_path), str(tmp_path.resolve()), os.path.expanduser('~')}:
         assert root not in text, (page, root)
     assert not re.search(r'["\'>\s](/tmp|/home|/work|/Users)/', text), page
+
+
+class TestFleckOutsideFlats:
+    def test_note_says_why_in_words(self, tmp_path):
+        """A new fleck no lamp flat covers (windowed flats elsewhere) is
+        not characterized, and the note says so in words."""
+        from acs_flecks.simulate.scenarios import ANNEAL_CYCLE_STARTS
+        dk = simulate_scenario('discovery', tmp_path / 'dkc', seed=5,
+                               window=120, kinds=['dkc'],
+                               window_centers={1: (1850, 1755)},
+                               epochs=list(ANNEAL_CYCLE_STARTS[3:5]))
+        fl = simulate_scenario('discovery', tmp_path / 'flat', seed=5,
+                               window=120, kinds=['flat'])
+        flats = [p for p in fl.paths('flat') if 'f658n' not in p]
+        ref = write_reference_bpixtab(str(tmp_path / 'ref_bpx.fits'), seed=5)
+        res = run_pipeline(dk.paths('dkc'), flats=flats,
+                           outdir=str(tmp_path / 'out'), scheduler='serial',
+                           reference=ref)
+        notes = [n for n in res.notes if '1755' in n.split(':')[0]]
+        assert notes, res.notes
+        assert 'no lamp flat covers its 40x40 pixel box' in notes[0]
+        assert 'LTV' not in notes[0]
+        html = open(res.report).read()
+        assert 'no lamp flat covers its 40x40 pixel box' in html
