@@ -67,8 +67,18 @@ def _configure_logging(verbose, quiet):
             logging.DEBUG if verbose > 2 else logging.WARNING)
 
 
+#: Warnings already printed by this run of `main` (category, text): the
+#: same warning raised again (e.g. a skipped flat for every fleck measured)
+#: is printed once.
+_SHOWN = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     name = category.__name__
+    key = (name, str(message))
+    if key in _SHOWN:
+        return
+    _SHOWN.add(key)
     print(f'acs_flecks: warning: {message} ({name})', file=sys.stderr)
 
 
@@ -93,6 +103,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     _configure_logging(args.verbose, args.quiet)
+    _SHOWN.clear()
     old_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:

@@ -5,8 +5,9 @@ The built-in demonstration: the report's discovery timeline, end to end.
 one combined short flashed dark (DKC) per anneal cycle of 2017 as full
 two-chip frames, lamp flats in the report's filters (December 2016 and
 December 2017), un-flashed darks around the May 2017 anneal and EPER images
-of May and November 2017 (windows around the flecks, to keep the demo's
-disk use reasonable), plus a WFC reference bad-pixel table reached through
+of May and November 2017 (windows around every fleck, to keep the demo's
+disk use reasonable), one flashed long daily dark of the 2017-06-26 cycle
+(a window around the large fleck: Figures 1 and 2), plus a WFC reference bad-pixel table reached through
 ``jref$`` as CALACS would.  It then runs the whole chain
 (`acs_flecks.pipeline.run_pipeline`) and compares what was found with the
 simulation's truth.
@@ -23,7 +24,11 @@ from astropy.table import QTable
 from .utils import atomic_output
 
 __all__ = ['run_demo', 'write_reference_bpixtab', 'compare_with_truth',
-           'compare_transmissivity']
+           'compare_catalogue', 'catalogue_summary', 'compare_transmissivity']
+
+#: Largest distance (pixels) between a catalogue entry and the LED-frame
+#: position of a simulated artifact for the two to be the same.
+CATALOGUE_MATCH_RADIUS = 6.0
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +154,158 @@ def compare_with_truth(result, truth, *, match_radius=5.0):
         'n_below_50_true', 'n_below_50_found'))
 
 
+def _num(col):
+    return np.asarray(getattr(col, 'value', col), dtype=float)
+
+
+def compare_catalogue(artifacts, truth_artifacts, *,
+                      radius=CATALOGUE_MATCH_RADIUS):
+    """
+    Compare the whole monitoring catalogue with the simulation's truth.
+
+    Every catalogue entry is matched to the nearest simulated artifact of
+    its chip at its **LED-frame** position (``x + led_dx``, ``y +
+    led_dy``: the post-flash sees a particle's shadow shifted from the lamp
+    position) within ``radius`` pixels.
+
+    Parameters
+    ----------
+    artifacts : `~astropy.table.Table`
+        The monitor's artifacts (``artifact_id``, ``ccdchip``, ``x``,
+        ``y``, ``status``).
+    truth_artifacts : `~astropy.table.Table`
+        ``SimulationTruth.artifacts`` (``id``, ``kind``, ``ccdchip``, ``x``,
+        ``y``, ``area``, ``peak_blocking``, ``led_dx``, ``led_dy``).
+    radius : float, optional
+        Match radius in pixels.
+
+    Returns
+    -------
+    per_truth : `~astropy.table.QTable`
+        One row per simulated artifact: ``truth_id``, ``kind``,
+        ``ccdchip``, ``x``, ``y`` (LED frame), ``area`` (pixels blocking
+        > 5%), ``depth`` (peak blocking, percent), ``n_entries`` (0: missed,
+        1: recovered, > 1: split), ``artifact_id`` (the nearest entry, or
+        ''), ``status`` (its status, or 'missed').
+    per_entry : `~astropy.table.QTable`
+        One row per catalogue entry: ``artifact_id``, ``truth_id`` (''
+        for a false entry), ``distance`` (pix), ``role`` ('match',
+        'duplicate' -- a further entry of an artifact that already has a
+        nearer one -- or 'false').
+    """
+    import astropy.units as u
+    tx = _num(truth_artifacts['x']) + _num(truth_artifacts['led_dx'])
+    ty = _num(truth_artifacts['y']) + _num(truth_artifacts['led_dy'])
+    tchip = np.asarray(truth_artifacts['ccdchip'], dtype=int)
+    tid = [str(v) for v in truth_artifacts['id']]
+    n_art = len(artifacts)
+    ax = _num(artifacts['x']) if n_art else np.zeros(0)
+    ay = _num(artifacts['y']) if n_art else np.zeros(0)
+    achip = np.asarray(artifacts['ccdchip'], dtype=int) if n_art else \
+        np.zeros(0, int)
+    best = np.full(n_art, -1)
+    dist = np.full(n_art, np.nan)
+    for i in range(n_art):
+        d = np.hypot(tx - ax[i], ty - ay[i])
+        d[tchip != achip[i]] = np.inf
+        if len(d) and np.min(d) <= radius:
+            best[i] = int(np.argmin(d))
+            dist[i] = float(np.min(d))
+    role = np.array(['false'] * n_art, dtype='U9')
+    entries = {}
+    for i in np.flatnonzero(best >= 0):
+        entries.setdefault(int(best[i]), []).append(i)
+    nearest = {}
+    for j, idx in entries.items():
+        idx = sorted(idx, key=lambda i: dist[i])
+        nearest[j] = idx[0]
+        role[idx[0]] = 'match'
+        for i in idx[1:]:
+            role[i] = 'duplicate'
+    rows = []
+    for j in range(len(tid)):
+        n = len(entries.get(j, []))
+        k = nearest.get(j)
+        rows.append((tid[j], str(truth_artifacts['kind'][j]), int(tchip[j]),
+                     float(tx[j]), float(ty[j]),
+                     float(_num(truth_artifacts['area'])[j]),
+                     100.0 * float(_num(truth_artifacts['peak_blocking'])[j]),
+                     n, '' if k is None else str(artifacts['artifact_id'][k]),
+                     'missed' if k is None else str(artifacts['status'][k])))
+    per_truth = QTable(rows=rows, names=(
+        'truth_id', 'kind', 'ccdchip', 'x', 'y', 'area', 'depth',
+        'n_entries', 'artifact_id', 'status'),
+        dtype=('U16', 'U8', int, float, float, float, float, int, 'U16',
+               'U16')) if rows else QTable(names=(
+                   'truth_id', 'kind', 'ccdchip', 'x', 'y', 'area', 'depth',
+                   'n_entries', 'artifact_id', 'status'),
+                   dtype=('U16', 'U8', int, float, float, float, float, int,
+                          'U16', 'U16'))
+    for name in ('x', 'y'):
+        per_truth[name].unit = u.pix
+    per_truth['area'].unit = u.pix ** 2
+    per_truth['depth'].unit = u.percent
+    per_entry = QTable({
+        'artifact_id': np.array([str(v) for v in artifacts['artifact_id']],
+                                dtype='U16') if n_art else
+        np.zeros(0, 'U16'),
+        'truth_id': np.array([tid[j] if j >= 0 else '' for j in best],
+                             dtype='U16'),
+        'distance': dist * u.pix,
+        'role': role})
+    return per_truth, per_entry
+
+
+def catalogue_summary(per_truth, per_entry):
+    """
+    The numbers of a `compare_catalogue` result.
+
+    Returns
+    -------
+    dict
+        ``n_truth``, ``n_entries``, ``recovered`` (artifacts with at least
+        one entry), ``completeness`` (fraction), ``split`` (artifacts with
+        more than one entry), ``duplicates`` (the extra entries),
+        ``duplicate_fraction`` (of the catalogue), ``false`` (entries
+        matching no artifact), ``status`` (status -> count over the
+        simulated artifacts, 'missed' included), ``by_kind`` (kind ->
+        (recovered, total)).
+    """
+    n_truth = len(per_truth)
+    n_entries = len(per_entry)
+    n = np.asarray(per_truth['n_entries'], dtype=int)
+    role = np.asarray(per_entry['role'])
+    dup = int(np.sum(role == 'duplicate'))
+    names, counts = np.unique(np.asarray(per_truth['status']),
+                              return_counts=True)
+    by_kind = {}
+    for kind in sorted(set(np.asarray(per_truth['kind']).tolist())):
+        sel = np.asarray(per_truth['kind']) == kind
+        by_kind[kind] = (int(np.sum(n[sel] > 0)), int(np.sum(sel)))
+    return {'n_truth': n_truth, 'n_entries': n_entries,
+            'recovered': int(np.sum(n > 0)),
+            'completeness': float(np.mean(n > 0)) if n_truth else np.nan,
+            'split': int(np.sum(n > 1)), 'duplicates': dup,
+            'duplicate_fraction': dup / n_entries if n_entries else 0.0,
+            'false': int(np.sum(role == 'false')),
+            'status': {str(k): int(c) for k, c in zip(names, counts)},
+            'by_kind': by_kind}
+
+
+def format_catalogue_summary(summary):
+    """One paragraph of text for a `catalogue_summary`."""
+    s = summary
+    kinds = ', '.join(f'{k}s {r}/{t}' for k, (r, t) in s['by_kind'].items())
+    status = ', '.join(f'{c} {k}' for k, c in sorted(s['status'].items()))
+    return (f"{s['n_entries']} catalogue entries for {s['n_truth']} "
+            f"simulated artifacts: {s['recovered']} recovered "
+            f"({100 * s['completeness']:.0f}%; {kinds}), {s['split']} split "
+            f"into several entries ({s['duplicates']} duplicate entries, "
+            f"{100 * s['duplicate_fraction']:.1f}% of the catalogue), "
+            f"{s['false']} entries matching no artifact; status of the "
+            f"simulated artifacts: {status}.")
+
+
 def _truth_id(truth, ccdchip, x, y, radius=5.0):
     arts = truth.artifacts
     xs = np.asarray(getattr(arts['x'], 'value', arts['x']), dtype=float)
@@ -225,7 +382,8 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     scheduler : str, optional
         Dask scheduler address ('' local, 'serial' none).
     lamp_window : int, optional
-        Window size of the flats, EPER images and un-flashed darks.
+        Window size of the flats, EPER images, un-flashed darks and the
+        daily dark (EPER windows around every fleck).
 
     Returns
     -------
@@ -259,7 +417,8 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     t0 = time.perf_counter()
     lamp = simulate_scenario('discovery', os.path.join(data, 'lamp'),
                              seed=seed, window=lamp_window,
-                             kinds=['flat', 'eper', 'dark'])
+                             kinds=['flat', 'eper', 'dark', 'daily'],
+                             eper_fleck_windows=True)
     timings['simulate lamp images and darks'] = time.perf_counter() - t0
 
     jref = os.path.join(outdir, 'jref')
@@ -290,8 +449,36 @@ def run_demo(outdir='acs_flecks_demo', *, seed=0, window=None, workers=None,
     figures = regenerate_figures(
         outdir=os.path.join(outdir, 'results', 'report_figures'),
         dkc=paths(dkc, 'dkc'), unflashed=paths(lamp, 'dark'),
+        daily_darks=paths(lamp, 'daily'),
         flats=[p for p in paths(lamp, 'flat')],
-        eper=paths(lamp, 'eper'), history=result.outputs['history'])
+        eper=paths(lamp, 'eper'), history=result.outputs['history'],
+        report=result.report)
     timings["report's Figures 1-18"] = time.perf_counter() - t0
     result.outputs['figures'] = figures['index']
+
+    # the whole catalogue against the truth, printed and in the report
+    from .chain_report import write_chain_report
+    from .utils import write_ecsv
+    observed = dkc.truth.artifacts
+    if window and 'in_window' in observed.colnames:
+        # only the artifacts the windows observe can be found
+        observed = observed[np.asarray(observed['in_window'], dtype=bool)]
+    per_truth, per_entry = compare_catalogue(result.artifacts, observed)
+    summary = catalogue_summary(per_truth, per_entry)
+    truth_path = os.path.join(outdir, 'results', 'truth_comparison.ecsv')
+    write_ecsv(per_truth, truth_path)
+    result.outputs['truth_comparison'] = truth_path
+    result.catalogue = {'summary': format_catalogue_summary(summary),
+                        'numbers': summary, 'per_truth': per_truth,
+                        'per_entry': per_entry, 'ecsv': truth_path}
+    write_chain_report(result, history=result.outputs['history'],
+                       figdir=os.path.join(outdir, 'results', 'figures'),
+                       inputs=dict(input=paths(dkc, 'dkc'),
+                                   flats=paths(lamp, 'flat'),
+                                   unflashed=paths(lamp, 'dark'),
+                                   eper=paths(lamp, 'eper'),
+                                   reference=os.path.join(
+                                       jref, '25g1256nj_bpx.fits')),
+                       figures_index=figures['index'],
+                       truth=result.catalogue)
     return result, comparison, timings, lamp.truth

@@ -435,6 +435,19 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                 break
             first = Time(str(row['first_seen']))
             with_fleck = [im for im in epochs if im.obs_time >= first]
+            from .characterize import covers, parse_box
+            ny, nx = parse_box(_box(box))
+            broadband = [f for f in flats_after if is_broadband(f.filter)]
+            if broadband and not any(covers(f, ccdchip=chip, x=fx, y=fy,
+                                            box=(ny, nx)) for f in broadband):
+                why = (f'not characterized (no lamp flat covers its {nx}x{ny} '
+                       f'pixel box: the flats hold other parts of '
+                       f'{"WFC1" if chip == 1 else "WFC2"}); transmissivity, '
+                       'bad pixels, LED vs lamp, EPER and shadow need them '
+                       '(report §6.1)')
+                notes.append(f'{label}: {why}')
+                log.warning('%s: %s', label, why)
+                continue
             try:
                 ch = characterize_fleck(
                     flats=flats_after, ccdchip=chip, x=fx, y=fy,
@@ -450,7 +463,13 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                 notes.append(f'{label}: not characterized ({exc})')
                 log.warning('%s: not characterized (%s)', label, exc)
                 continue
-            notes.extend(f'{label}: {n}' for n in ch.notes)
+            for n in ch.notes:
+                # a skipped input file is the same for every fleck: once
+                if n.startswith('skipped '):
+                    if n not in notes:
+                        notes.append(n)
+                else:
+                    notes.append(f'{label}: {n}')
             chars[name] = ch
             done.append((chip, fx, fy))
             if len(ch.bad_pixels):

@@ -508,3 +508,35 @@ class TestPlotting:
         ys = np.concatenate([s[:, 1] for s in segs])
         assert_allclose([xs.min(), xs.max(), ys.min(), ys.max()],
                         [10.5, 13.5, 20.5, 22.5])
+
+
+class TestShiftConvergence:
+    """A shift fit that does not converge says so (issue #11)."""
+
+    def blob(self, dx=0.0, dy=0.0):
+        yy, xx = np.mgrid[:31, :31]
+        return 0.8 * np.exp(-((xx - 15 - dx) ** 2 + (yy - 15 - dy) ** 2)
+                            / (2 * 2.5 ** 2))
+
+    def test_real_shift_converges(self):
+        from acs_flecks.characterize.shifts import measure_shift
+        err = np.full((31, 31), 0.01)
+        res = measure_shift(self.blob(), self.blob(0.4, -0.3),
+                            reference_err=err, image_err=err)
+        assert res.converged and res.message == ''
+        assert abs(res.dx - 0.4) < 0.05 and abs(res.dy + 0.3) < 0.05
+
+    def test_no_signal_does_not_converge(self):
+        from acs_flecks.characterize.shifts import (measure_shift,
+                                                    weighted_mean_shift)
+        err = np.full((31, 31), 0.01)
+        flat = np.zeros((31, 31))
+        res = measure_shift(flat, flat, reference_err=err, image_err=err,
+                            fit_mask=np.ones((31, 31), bool))
+        assert not res.converged
+        assert 'did not converge' in res.message
+        # left out of the combined motion
+        good = measure_shift(self.blob(), self.blob(0.4, -0.3),
+                             reference_err=err, image_err=err)
+        dx, _, dy, _ = weighted_mean_shift([res, good])
+        assert abs(dx - good.dx) < 1e-12

@@ -95,3 +95,32 @@ class TestAtomicOutput:
             check_output_path(inp, inputs=[inp])
         with pytest.raises(AcsFlecksError, match='does not exist'):
             check_output_path(tmp_path / 'no' / 'x.fits')
+
+
+class TestWarningsOnce:
+    def test_same_warning_printed_once_per_run(self, monkeypatch, capsys):
+        import warnings
+
+        from acs_flecks import cli
+        from acs_flecks.exceptions import SkippedFileWarning
+
+        def fake_run(args):
+            for _ in range(7):   # e.g. one skipped flat seen for every fleck
+                warnings.warn('f658n.fits: not broadband', SkippedFileWarning)
+            warnings.warn('other.fits: not broadband', SkippedFileWarning)
+            return 0
+
+        parser = build_parser()
+        real_parse = parser.parse_args
+
+        def parse(argv):
+            args = real_parse(argv)
+            args._run = fake_run
+            return args
+        monkeypatch.setattr(cli, 'build_parser', lambda: parser)
+        monkeypatch.setattr(parser, 'parse_args', parse)
+        for _ in range(2):      # and again in a second run
+            assert main(['info', 'x.fits']) == 0
+            err = capsys.readouterr().err
+            assert err.count('f658n.fits: not broadband') == 1
+            assert err.count('other.fits: not broadband') == 1

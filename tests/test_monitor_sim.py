@@ -235,3 +235,32 @@ class TestFigures:
             assert np.min(before) > 0.7
             assert np.min(after) < 0.5
         assert any(ax.get_label() == '<colorbar>' for ax in fig.axes)
+
+
+class TestTimelineLayout:
+    def test_labels_apart_and_legend_at_plot(self, tmp_path):
+        """New artifacts on adjacent rows: their red labels do not overlap,
+        and the legend sits right at the top of the plot."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        from acs_flecks.plotting.timeline import plot_timeline
+        db = str(tmp_path / 'h.sqlite')
+        # ~11 flecks per 200x200 window appear together: many new
+        # artifacts on adjacent rows of one chip
+        res = simulate_scenario('population', tmp_path / 'sim', seed=0,
+                                window=200, kinds=['dkc'])
+        monitor_epochs(res.paths('dkc'), db=db)
+        fig = plot_timeline(db)
+        FigureCanvasAgg(fig).draw()
+        r = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        labels = [t for t in ax.texts if t.get_gid() == 'new_label']
+        assert len(labels) >= 2
+        boxes = [t.get_window_extent(r) for t in labels]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert not boxes[i].overlaps(boxes[j]), (
+                    labels[i].get_text(), labels[j].get_text())
+        leg = ax.get_legend().get_window_extent(r)
+        top = ax.get_window_extent(r).y1
+        assert top - 2 <= leg.y0 <= top + 15

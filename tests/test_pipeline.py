@@ -240,3 +240,72 @@ class TestDemoCommand:
             assert (out / 'results' / name).exists(), name
         assert str(out / 'results' / 'report.html') in text.replace(
             str(out.resolve()), str(out))
+        # the deliberate narrowband skip is said once
+        assert (captured.err + text).count('F658N is not one of') == 1
+        # the simulator wrote what every one of the report's figures needs
+        figs = (out / 'results' / 'report_figures' / 'figures.ecsv')
+        from astropy.table import Table
+        t = Table.read(figs)
+        assert list(t['status']) == ['written'] * 18, list(t['note'])
+        # every new artifact has its own section
+        html = (out / 'results' / 'report.html').read_text()
+        new = Table.read(out / 'results' / 'new_flecks.ecsv')
+        assert len(new) >= 2
+        for aid in new['artifact_id']:
+            assert f'<h2 id="{aid}">' in html, aid
+        # every link and image of both pages resolves, relative, no
+        # absolute path anywhere
+        for page in (out / 'results' / 'report.html', figs.with_suffix('.html')):
+            check_links(page, tmp_path)
+
+
+def check_links(page, tmp_path):
+    """Every href/src of an HTML page names an existing file relative to
+    the page (or an anchor of the page); no absolute path in the text."""
+    from html.parser import HTMLParser
+    text = page.read_text()
+    ids, refs = set(), []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            for k, v in attrs:
+                if k == 'id':
+                    ids.add(v)
+                if k in ('href', 'src'):
+                    refs.append(v)
+    Parser().feed(text)
+    assert refs, page
+    for ref in refs:
+        assert '://' not in ref and not ref.startswith('/'), (page, ref)
+        if ref.startswith('#'):
+            assert ref[1:] in ids, (page, ref)
+            continue
+        target = (page.parent / ref.split('#')[0]).resolve()
+        assert target.exists(), (page, ref)
+    for root in {str(tmp_path), str(tmp_path.resolve()), os.path.expanduser('~')}:
+        assert root not in text, (page, root)
+    assert not re.search(r'["\'>\s](/tmp|/home|/work|/Users)/', text), page
+
+
+class TestFleckOutsideFlats:
+    def test_note_says_why_in_words(self, tmp_path):
+        """A new fleck no lamp flat covers (windowed flats elsewhere) is
+        not characterized, and the note says so in words."""
+        from acs_flecks.simulate.scenarios import ANNEAL_CYCLE_STARTS
+        dk = simulate_scenario('discovery', tmp_path / 'dkc', seed=5,
+                               window=120, kinds=['dkc'],
+                               window_centers={1: (1850, 1755)},
+                               epochs=list(ANNEAL_CYCLE_STARTS[3:5]))
+        fl = simulate_scenario('discovery', tmp_path / 'flat', seed=5,
+                               window=120, kinds=['flat'])
+        flats = [p for p in fl.paths('flat') if 'f658n' not in p]
+        ref = write_reference_bpixtab(str(tmp_path / 'ref_bpx.fits'), seed=5)
+        res = run_pipeline(dk.paths('dkc'), flats=flats,
+                           outdir=str(tmp_path / 'out'), scheduler='serial',
+                           reference=ref)
+        notes = [n for n in res.notes if '1755' in n.split(':')[0]]
+        assert notes, res.notes
+        assert 'no lamp flat covers its 40x40 pixel box' in notes[0]
+        assert 'LTV' not in notes[0]
+        html = open(res.report).read()
+        assert 'no lamp flat covers its 40x40 pixel box' in html

@@ -26,8 +26,10 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 @pytest.fixture(scope='module')
 def sim(tmp_path_factory):
     from acs_flecks.simulate import simulate_scenario
+    # every kind, with EPER windows around the tiny fleck too: what each
+    # of the 18 figures needs
     return simulate_scenario('discovery', tmp_path_factory.mktemp('sim'),
-                             seed=0, window=200)
+                             seed=0, window=200, eper_fleck_windows=True)
 
 
 @pytest.fixture(scope='module')
@@ -99,7 +101,9 @@ class TestReadManifest:
     def test_kinds(self, sim):
         m = read_manifest(sim.manifest_path)
         assert len(m['dkc']) == 12 and len(m['unflashed']) == 4
-        assert len(m['eper']) == 12 and len(m['flats']) == 17
+        # 12 two-chip windows plus 12 one-chip windows around fleck3
+        assert len(m['eper']) == 24 and len(m['flats']) == 17
+        assert len(m['daily_darks']) == 1
         assert all(os.path.isfile(p) for v in m.values() for p in v)
 
     def test_unknown_kind(self, tmp_path):
@@ -155,31 +159,39 @@ class TestRegenerate:
         out, res = regenerated
         written = sorted(n for n, r in res.items()
                          if n != 'index' and r['status'] == 'written')
-        # window=200 (fleck1 and fleck2 only): the tiny fleck's EPER figure
-        # and the daily dark figure cannot be made
-        assert written == [1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                           17, 18]
+        # the simulator writes what every figure needs: the daily dark
+        # (Figures 1-2) and EPER windows around the tiny fleck (Figure 7)
+        assert written == list(range(1, 19)), {
+            n: r['note'] for n, r in res.items() if n != 'index'}
         for n in written:
             p = res[n]['file']
             assert os.path.basename(p) == f'figure{n:02d}.png'
             _check_png(p)
-        assert not (out / 'figure02.png').exists()
-        assert not (out / 'figure07.png').exists()
+        # Figure 1 shows the flashed long (daily) dark, not a short dark
+        assert res[1]['note'] == ''
+        assert res[2]['note'] == \
+            'daily superdark computed as daily dark - short dark'
+        t = Table.read(out / 'figures.ecsv')
+        assert list(t['figure']) == list(range(1, 19))
+        assert list(t['caption']) == [REPORT_CAPTIONS[n] for n in range(1, 19)]
+        html = (out / 'figures.html').read_text()
+        assert html.count('<tr>') == 19 and 'skipped' not in html
+        assert res['index'] == os.path.join(str(out), 'figures.html')
 
-    def test_skip_notes_and_index(self, regenerated):
-        out, res = regenerated
+    def test_skip_notes_and_index(self, sim, tmp_path):
+        m = read_manifest(sim.manifest_path)
+        m['daily_darks'] = []
+        m['eper'] = [p for p in m['eper'] if '_x1850y1755_' not in p]
+        out = tmp_path / 'o'
+        res = regenerate_figures(outdir=out, figures=[1, 2, 7], **m)
         assert res[2]['status'] == 'skipped'
         assert '--daily-dark' in res[2]['note']
         assert res[7]['status'] == 'skipped'
         assert '1850' in res[7]['note']
         assert 'short flashed dark' in res[1]['note']
-        t = Table.read(out / 'figures.ecsv')
-        assert list(t['figure']) == list(range(1, 19))
-        assert list(t['caption']) == [REPORT_CAPTIONS[n] for n in range(1, 19)]
         html = (out / 'figures.html').read_text()
-        assert html.count('<tr>') == 19
-        assert 'figure18.png' in html and 'skipped: needs a flashed long' in html
-        assert res['index'] == os.path.join(str(out), 'figures.html')
+        assert html.count('<tr>') == 4
+        assert 'figure01.png' in html and 'skipped: needs a flashed long' in html
 
     def test_only_some(self, sim, tmp_path):
         m = read_manifest(sim.manifest_path)
@@ -305,7 +317,7 @@ class TestCLI:
         out = capsys.readouterr().out
         assert rc == 0
         assert 'figure  3: wrote' in out
-        assert 'figure  2: skipped: needs a flashed long daily dark' in out
+        assert 'figure  2: wrote' in out
         assert (tmp_path / 'o' / 'figure03.png').exists()
 
     @pytest.mark.parametrize('extra, msg', [
@@ -344,3 +356,59 @@ class TestCharacterizationReuse:
         # those of the elongated fleck are skipped
         assert out[12]['status'] == 'written' and out[14]['status'] == 'written'
         assert out[16]['status'] == 'skipped' and '--flats' in out[16]['note']
+
+
+class TestDailyDarkFigures:
+    def test_exposures_summed(self, sim):
+        from acs_flecks.plotting.report_figures import exposures_summed
+        daily = _files(sim, 'daily')[0]
+        dkc = _files(sim, 'dkc')[0]
+        # ACSREJ totals of four long darks; the DKC is an average
+        assert exposures_summed(daily, 2) == 4
+        assert exposures_summed(dkc, 2) == 1
+        assert exposures_summed(_files(sim, 'dark')[0], 2) == 4
+
+    def test_superdark_panel_has_no_fleck(self, sim):
+        chip, x, y = _truth(sim, 'fleck1')
+        daily = _files(sim, 'daily')[0]
+        short = min(_files(sim, 'dkc'), key=lambda p: abs(
+            ACSImage(p).obs_time.mjd - ACSImage(daily).obs_time.mjd))
+        fig = plot_daily_superdark(daily, short, ccdchip=chip, x=x, y=y, size=60)
+        d, s, sup = (np.asarray(ax.images[0].get_array(), float)
+                     for ax in fig.axes if ax.images)
+        c = (slice(27, 33), slice(27, 33))     # 6x6 pixels at the fleck
+        far = (slice(0, 10), slice(0, 10))
+        # the fleck blocks the flash in the daily and the short dark ...
+        for img in (d, s):
+            assert np.median(img[c]) < np.median(img[far]) - 20
+        # ... and is gone from the superdark (post-flash removed)
+        assert abs(np.median(sup[c]) - np.median(sup[far])) < 3
+
+
+class TestFigure10Circle:
+    def test_scale_circle(self, sim):
+        from matplotlib.patches import Circle
+
+        from acs_flecks.characterize import measure_transmissivity
+        from acs_flecks.plotting.characterize import plot_filter_thumbnails
+        chip, x, y = _truth(sim, 'fleck1')
+        flats = [p for p in _files(sim, 'flat') if '2017' in os.path.basename(p)]
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            res = measure_transmissivity(flats, ccdchip=chip, x=x, y=y)
+        fig = plot_filter_thumbnails(res)
+        axes = [ax for ax in fig.axes if ax.images]
+        assert len(axes) == 8
+        for ax in axes:
+            (circ,) = [p for p in ax.patches if isinstance(p, Circle)]
+            assert circ.get_gid() == 'scale_circle'
+            assert circ.get_radius() == 25
+            assert_allclose(circ.center, (x, y))
+            # the whole circle is inside the thumbnail
+            x0, x1 = ax.get_xlim()
+            y0, y1 = ax.get_ylim()
+            assert x0 <= x - 25 and x1 >= x + 25 and y0 <= y - 25 and y1 >= y + 25
+            ext = ax.images[0].get_extent()
+            assert ext[1] - ext[0] == 64 and ext[3] - ext[2] == 64
+        assert '25 pixels radius' in fig._suptitle.get_text()

@@ -56,6 +56,7 @@ class TestLayout:
         assert kinds.count('flat') == 17          # 2 x 8 broadband + F658N
         assert kinds.count('eper') == 12          # 2 epochs x 6 levels
         assert kinds.count('dark') == 4
+        assert kinds.count('daily') == 1
         assert all(os.path.exists(p) for p in disc.files['path'])
         man = QTable.read(os.path.join(disc.outdir, 'manifest.ecsv'))
         assert list(man['path']) == list(disc.files['path'])
@@ -626,3 +627,74 @@ def test_report_search_full_frame(tmp_path):
         hit = _led_hit(after, truth, fid)
         assert hit is not None, fid
         assert hit['peak_deficit'] > 7 * hit['noise']
+
+
+class TestDailyDark:
+    """The flashed long daily dark of the report's Figures 1-2 (§2)."""
+
+    def test_header_and_signal(self, disc):
+        path = _file(disc, 'daily')
+        img = ACSImage(path)
+        # the report's cycle, 2017-06-26 to 2017-07-26
+        assert '2017-06-26' < img.obs_time.isot[:10] < '2017-07-26'
+        assert img.flashed and img.imagetyp == 'DARK'
+        assert img.ncombine(2) == 4
+        assert img.exptime.value == pytest.approx(4 * 1000.5)
+        fl = disc.truth.artifact('fleck1')
+        chip = img.chip(2)
+        x, y = fl.x + fl.led_dx, fl.y + fl.led_dy
+        # totals of 4 exposures: post-flash 4 x ~40 e- plus 4 x 1000.5 s of
+        # dark current (0.0065 e-/s); the fleck blocks the flash only
+        far = _box(chip, x + 40, y, 3)
+        per_exp = np.median(far) / 4
+        assert 40 < per_exp < 60
+        centre = _chip_value(chip, round(x), round(y)) / 4
+        assert centre < per_exp - 25
+
+    def test_fleck_cancels_against_short_dark(self, disc):
+        # the report's daily superdark: daily dark - short dark (per
+        # exposure) removes the post-flash and the fleck with it
+        img = ACSImage(_file(disc, 'daily'))
+        dkc = min((ACSImage(p) for p in disc.paths('dkc')),
+                  key=lambda im: abs(im.obs_time.mjd - img.obs_time.mjd))
+        fl = disc.truth.artifact('fleck1')
+        x, y = round(fl.x + fl.led_dx), round(fl.y + fl.led_dy)
+        d = _box(img.chip(2), x, y, 3) / 4 - _box(dkc.chip(2), x, y, 3)
+        ref = _box(img.chip(2), x + 40, y, 3) / 4 - \
+            _box(dkc.chip(2), x + 40, y, 3)
+        assert abs(np.median(d) - np.median(ref)) < 3
+
+
+class TestEperFleckWindows:
+    def test_every_fleck_covered(self, tmp_path):
+        from acs_flecks.characterize import covers, pair_eper
+        res = simulate_scenario('discovery', tmp_path, seed=3, window=64,
+                                kinds=['eper'], eper_fleck_windows=True)
+        paths = res.paths('eper')
+        # 12 two-chip windows on fleck1 / fleck2 + 12 one-chip on fleck3
+        assert len(paths) == 24
+        extra = [p for p in paths if '_x1850y1755_' in p]
+        assert len(extra) == 12
+        assert tuple(ACSImage(extra[0]).chips) == (1,)
+        for fid in ('fleck1', 'fleck2', 'fleck3'):
+            a = res.truth.artifact(fid)
+            holding = [p for p in paths if covers(p, ccdchip=a.ccdchip,
+                                                   x=a.x, y=a.y)]
+            assert len(holding) == 12, fid
+            pairs = pair_eper(paths, ccdchip=a.ccdchip, x=a.x, y=a.y)
+            assert len(pairs) == 6
+            used = {p.early.path for p in pairs} | {p.late.path for p in pairs}
+            assert used == set(holding)
+        # without the option: no extra files
+        res2 = simulate_scenario('discovery', tmp_path / 'b', seed=3,
+                                 window=64, kinds=['eper'])
+        assert len(res2.paths('eper')) == 12
+
+    def test_no_image_holds_the_position(self, tmp_path):
+        from acs_flecks.characterize import pair_eper
+        res = simulate_scenario('discovery', tmp_path, seed=3, window=64,
+                                kinds=['eper'])
+        with pytest.raises(AcsFlecksError, match='none of the 12 EPER'):
+            pair_eper(res.paths('eper'), ccdchip=1, x=1850, y=1755)
+        with pytest.raises(AcsFlecksError, match='needs its ccdchip'):
+            pair_eper(res.paths('eper'), x=1850, y=1755)

@@ -1,7 +1,6 @@
 """Tests of the ``acs_flecks simulate`` command and a full-frame run."""
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -48,11 +47,9 @@ class TestCommand:
 @pytest.mark.fullframe
 class TestFullFrame:
     def test_two_full_frame_dkcs(self, tmp_path):
-        t0 = time.perf_counter()
+        # (no timing here: performance goes in benchmarks/)
         res = simulate_scenario('discovery', tmp_path, seed=0, kinds=['dkc'],
                                 epochs=['2017-04-04', '2017-05-05'])
-        elapsed = time.perf_counter() - t0
-        assert elapsed < 15            # a few seconds per two-chip file
         assert len(res.files) == 2
         for path in res.files['path']:
             assert os.path.getsize(path) == pytest.approx(168e6, rel=0.01)

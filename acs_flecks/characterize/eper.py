@@ -36,13 +36,14 @@ from astropy.table import QTable
 from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import open_image
 from ..utils import atomic_output, write_ecsv
+from ..coords import chip_to_image, cutout_slices
 from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
 from .shifts import measure_shift, weighted_mean_shift
 from .transmissivity import select_aperture
 
 __all__ = ['EperPair', 'EperResult', 'pair_eper', 'eper_ratio',
-           'signal_level']
+           'signal_level', 'covers']
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,26 @@ def signal_level(image, *, ccdchip=None):
     return float(np.nanmedian(chip.sci))
 
 
-def pair_eper(images, *, ccdchip=None, epoch_gap=30 * u.day, max_level_ratio=1.5):
+def covers(image, *, ccdchip, x, y, box=(40, 40)):
+    """
+    True if ``image`` holds chip ``ccdchip`` and a ``box`` (ny, nx) centred
+    on the 1-indexed chip pixel (x, y) lies inside it (from the headers:
+    ``LTV1``/``LTV2`` and the array shape).
+    """
+    img = _open(image)
+    if int(ccdchip) not in img.chips:
+        return False
+    ny, nx = parse_box(box, min_size=1)
+    xi, yi = chip_to_image(x, y, img.ltv(ccdchip))
+    try:
+        cutout_slices(xi, yi, (ny, nx), chip_shape=img.shape)
+    except AcsFlecksError:
+        return False
+    return True
+
+
+def pair_eper(images, *, ccdchip=None, x=None, y=None, box=(40, 40),
+              epoch_gap=30 * u.day, max_level_ratio=1.5):
     """
     Split EPER images into two epochs and pair them by signal level.
 
@@ -77,6 +97,14 @@ def pair_eper(images, *, ccdchip=None, epoch_gap=30 * u.day, max_level_ratio=1.5
     images : list of str, path-like or `~acs_flecks.io.ACSImage`
     ccdchip : int, optional
         Chip whose median sets the level (default: the first chip).
+        Images without this chip are left out.
+    x, y : float, optional
+        1-indexed chip position of a fleck (with ``ccdchip``): only the
+        images whose chip holds the ``box`` around it are paired, so that
+        sub-array windows around different flecks (one set per fleck) can
+        be given together.
+    box : tuple of int or str, optional
+        Cutout (ny, nx) that must lie in the image (with ``x``, ``y``).
     epoch_gap : `~astropy.units.Quantity`
         Images separated by more than this are different epochs.
     max_level_ratio : float
@@ -93,6 +121,25 @@ def pair_eper(images, *, ccdchip=None, epoch_gap=30 * u.day, max_level_ratio=1.5
         Not exactly two epochs, or no pair.
     """
     imgs = sorted((_open(f) for f in images), key=lambda im: im.obs_time.mjd)
+    if (x is None) != (y is None):
+        raise AcsFlecksError('give both x and y, or neither')
+    if x is not None and ccdchip is None:
+        raise AcsFlecksError('a position (x, y) needs its ccdchip')
+    if ccdchip is not None:
+        n_all = len(imgs)
+        if x is not None:
+            imgs = [im for im in imgs
+                    if covers(im, ccdchip=ccdchip, x=x, y=y, box=box)]
+            where = f'a {box} box around ({x:g}, {y:g}) on CCDCHIP={ccdchip}'
+        else:
+            imgs = [im for im in imgs if int(ccdchip) in im.chips]
+            where = f'CCDCHIP={ccdchip}'
+        if len(imgs) < n_all:
+            log.debug('%d of %d EPER image(s) do not hold %s: not paired',
+                      n_all - len(imgs), n_all, where)
+        if n_all and not imgs:
+            raise AcsFlecksError(f'none of the {n_all} EPER image(s) holds '
+                                 f'{where}')
     if len(imgs) < 2:
         raise AcsFlecksError(f'need EPER images of two epochs, got {len(imgs)} file(s)')
     gap = u.Quantity(epoch_gap, u.day).value
@@ -203,6 +250,9 @@ class EperResult:
         t['box_npix'] = [int((bm & m.good).sum()) for m in ms]
         for k in ('dx', 'dx_err', 'dy', 'dy_err'):
             t[k] = [getattr(m.shift, k) if m.shift is not None else np.nan for m in ms]
+        # a shift fit that did not converge is not a measurement
+        t['shift_converged'] = [bool(m.shift.converged) if m.shift is not None
+                                else False for m in ms]
         t['file_early'] = [m.pair.early.name for m in ms]
         t['file_late'] = [m.pair.late.name for m in ms]
         dx, dxe, dy, dye = self.shift

@@ -144,7 +144,8 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
     else:
         notes.append('no post-flashed dark: LED vs lamp comparison skipped')
     if eper_images or eper_pairs:
-        pairs = eper_pairs or pair_eper(eper_images, ccdchip=ccdchip)
+        pairs = eper_pairs or pair_eper(eper_images, ccdchip=ccdchip,
+                                         x=x, y=y, box=box)
         ch.eper = eper_ratio(pairs, ccdchip=ccdchip, x=x, y=y, box=box,
                              aperture_threshold=aperture_threshold,
                              background=background, fleck_id=fleck_id)
@@ -178,5 +179,6 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
             ch.figures.update(write_figures(ch, outdir, prefix=prefix,
                                             before=before, appeared=appeared))
     for n in notes:
-        log.info('%s', n)
+        # skipped files were already announced by a SkippedFileWarning
+        (log.debug if n.startswith('skipped ') else log.info)('%s', n)
     return ch

@@ -45,6 +45,13 @@ class ShiftResult:
         pure shift.
     used : `~numpy.ndarray` of bool
         Pixels used in the final fit (after clipping).
+    converged : bool
+        False when the least-squares fit did not converge: it stopped on
+        its evaluation limit, or it returned its starting point because the
+        residuals do not depend on the shift (no fleck signal in the
+        pixels used, a flat Jacobian); the shift is then not a measurement.
+    message : str
+        Why it did not converge ('' otherwise).
     """
 
     dx: float
@@ -58,6 +65,8 @@ class ShiftResult:
     matrix: np.ndarray = None
     used: np.ndarray = None
     center: tuple = None
+    converged: bool = True
+    message: str = ''
 
     @property
     def stretch(self):
@@ -179,6 +188,7 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
     p0 = [dx0, dy0, s0 if np.isfinite(s0) and s0 > 0 else 1.0] + [0.0] * (npar - 3)
     lo = [-max_shift, -max_shift, 0.0] + [-0.5] * (npar - 3)
     hi = [max_shift, max_shift, np.inf] + [0.5] * (npar - 3)
+    p_start = np.array(p0, dtype=float)
     for _ in range(clip_iter + 1):
         fit = optimize.least_squares(resid, x0=p0, bounds=(lo, hi),
                                      x_scale=[0.1, 0.1, 0.01] + [0.01] * (npar - 3),
@@ -202,6 +212,7 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
         errs = np.sqrt(np.diag(cov))
     except np.linalg.LinAlgError:
         errs = np.full(npar, np.nan)
+    converged, message = _converged(fit, p_start)
     dx, dy, sc = fit.x[:3]
     lin = (np.eye(2) + fit.x[3:].reshape(2, 2)) if affine else np.eye(2)
     return ShiftResult(dx=float(dx), dy=float(dy), dx_err=float(errs[0]),
@@ -209,7 +220,25 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
                        scale_err=float(errs[2]), chi2_reduced=chi2r,
                        npix=int(use.sum()), matrix=lin,
                        used=use.copy(),
-                       center=tuple(cen) if affine else None)
+                       center=tuple(cen) if affine else None,
+                       converged=converged, message=message)
+
+
+def _converged(fit, p_start):
+    """(converged, reason) of a `scipy.optimize.least_squares` result."""
+    if not fit.success or fit.status <= 0:
+        return False, f'fit did not converge ({fit.message})'
+    jac = np.asarray(fit.jac)[:, :2]
+    scale = np.sqrt(np.sum(np.asarray(fit.jac) ** 2))
+    if not np.all(np.isfinite(jac)) or \
+            np.sqrt(np.sum(jac ** 2)) <= 1e-8 * max(scale, 1e-300):
+        return False, ('fit did not converge: the residuals do not depend on '
+                       'the shift (no signal)')
+    moved = np.abs(np.asarray(fit.x[:2]) - p_start[:2])
+    if fit.nfev <= 2 and np.all(moved < 1e-6):
+        return False, ('fit did not converge: it returned its starting point '
+                       f'(dx = {fit.x[0]:.2g}, dy = {fit.x[1]:.2g} px)')
+    return True, ''
 
 
 def transform_image(reference, result):
@@ -246,13 +275,15 @@ def centroid_offset(reference, image, reference_mask, image_mask):
 
 def weighted_mean_shift(results):
     """
-    Inverse-variance weighted mean of several `ShiftResult`.
+    Inverse-variance weighted mean of several `ShiftResult` (fits that did
+    not converge are left out).
 
     Returns
     -------
     dx, dx_err, dy, dy_err : float
     """
-    res = [r for r in results if np.isfinite(r.dx_err) and r.dx_err > 0
+    res = [r for r in results if getattr(r, 'converged', True)
+           and np.isfinite(r.dx_err) and r.dx_err > 0
            and np.isfinite(r.dy_err) and r.dy_err > 0]
     if not res:
         return (np.nan,) * 4

@@ -57,7 +57,10 @@ def print_chain_tail(result):
         if cert is not None:
             print(cert.report())
     for note in result.notes:
-        print(f'note: {note}')
+        # a skipped input was already said by its warning (stderr); the
+        # report keeps the note
+        if not note.startswith('skipped '):
+            print(f'note: {note}')
 
 
 def print_outputs(result, extra=()):

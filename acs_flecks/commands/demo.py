@@ -52,9 +52,23 @@ def run(args):
     for name in ('x_found', 'y_found'):
         comparison[name].info.format = '.2f'
     comparison.pprint_all()
+    cat = getattr(result, 'catalogue', None)
+    if cat is not None:
+        print()
+        print('The whole catalogue vs the simulation truth (6 px, LED '
+              'frame):')
+        print('  ' + cat['summary'])
+        pt = cat['per_truth']
+        bad = pt[(pt['n_entries'] != 1) | (pt['kind'] == 'fleck')]
+        if len(bad):
+            print('  flecks, and artifacts missed or split:')
+            for name in ('x', 'y', 'area', 'depth'):
+                bad[name].info.format = '.1f'
+            bad.pprint_all()
     if result.characterizations:
         from ..demo import compare_transmissivity
         trans = compare_transmissivity(result, truth)
+        trans.sort(['fleck', 'filter'])
         for name, fmt in (('measured', '.4f'), ('error', '.4f'),
                           ('truth', '.4f'), ('pull', '+.2f')):
             trans[name].info.format = fmt

@@ -41,7 +41,8 @@ def run(args):
     from ..io import check_detectors
     check_detectors(args.images, operation='eper')
     check_outdir(args.outdir)
-    pairs = pair_eper(args.images, ccdchip=args.ccdchip)
+    pairs = pair_eper(args.images, ccdchip=args.ccdchip, x=args.x, y=args.y,
+                      box=parse_box(args.box))
     res = eper_ratio(pairs, ccdchip=args.ccdchip, x=args.x, y=args.y,
                      box=parse_box(args.box),
                      ratio_box=parse_box(args.ratio_box) if args.ratio_box else None,

@@ -48,7 +48,7 @@ def add_arguments(parser):
                              'its daily superdark (Figure 2)')
     parser.add_argument('--manifest', default=None, metavar='MANIFEST.ecsv',
                         help="take the inputs from a simulator manifest "
-                             "(kinds dkc, dark, flat, eper)")
+                             "(kinds dkc, dark, daily, flat, eper)")
     parser.add_argument('--flecks', default=None, metavar='FLECKS.ecsv',
                         help='fleck positions (columns ccdchip, x, y, optional '
                              'id, box_ny, box_nx, photometry); default the '
@@ -68,14 +68,16 @@ def add_arguments(parser):
 
 def run(args):
     inputs = {'dkc': list(args.dkc), 'unflashed': list(args.unflashed),
-              'flats': list(args.flats), 'eper': list(args.eper)}
+              'flats': list(args.flats), 'eper': list(args.eper),
+              'daily_darks': list(args.daily_dark)}
     if args.manifest:
         for k, v in read_manifest(args.manifest).items():
             inputs[k] = inputs[k] + v
     from ..io import check_detectors
-    check_detectors([p for v in inputs.values() for p in v]
-                    + list(args.daily_dark or []), operation='figures')
-    if not any(inputs.values()) and not args.daily_dark:
+    # daily darks are among the inputs (from --daily-dark or the manifest)
+    check_detectors([p for v in inputs.values() for p in v],
+                    operation='figures')
+    if not any(inputs.values()):
         raise AcsFlecksError('no input files: give --dkc/--unflashed/--flats/'
                              '--eper/--daily-dark or --manifest')
     try:
@@ -89,7 +91,7 @@ def run(args):
         raise AcsFlecksError(f'--only: the report has Figures 1-18, got '
                              f'{bad[0]}')
     from ..utils import OutputGuard
-    files = [p for v in inputs.values() for p in v] + list(args.daily_dark)
+    files = [p for v in inputs.values() for p in v]
     files += [p for p in (args.manifest, args.flecks, args.artifacts,
                           args.history) if p]
     for path in files:
@@ -102,7 +104,7 @@ def run(args):
     for name in ('figures.html', 'figures.ecsv'):
         guard.file(os.path.join(args.outdir, name), option='-o')
     guard.create()
-    out = regenerate_figures(outdir=args.outdir, daily_darks=args.daily_dark,
+    out = regenerate_figures(outdir=args.outdir,
                              flecks=args.flecks, artifacts=args.artifacts,
                              history=args.history, appeared=args.appeared,
                              figures=only, **inputs)

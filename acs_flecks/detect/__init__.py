@@ -7,13 +7,15 @@ report's §7 search, exact and fast.
 >>> write_catalog(cat, 'artifacts.ecsv')                          # doctest: +SKIP
 """
 
-from . import catalog, deblend, evaluation, finder, medfilt, normalize
+from . import (catalog, deblend, evaluation, finder, footprint, medfilt,
+               normalize)
 from .catalog import *  # noqa: F401,F403
 from .deblend import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
 from .finder import *  # noqa: F401,F403
+from .footprint import *  # noqa: F401,F403
 from .medfilt import *  # noqa: F401,F403
 from .normalize import *  # noqa: F401,F403
 
 __all__ = (catalog.__all__ + deblend.__all__ + evaluation.__all__
-           + finder.__all__ + medfilt.__all__ + normalize.__all__)
+           + finder.__all__ + footprint.__all__ + medfilt.__all__ + normalize.__all__)

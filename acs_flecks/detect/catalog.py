@@ -22,6 +22,7 @@ from astropy.table import QTable, vstack
 from ..coords import chip_name, chip_to_image, image_to_chip, index_to_pixel
 from ..exceptions import AcsFlecksError
 from ..utils import atomic_output, write_ecsv
+from .footprint import segment_footprints
 
 __all__ = ['CATALOG_COLUMNS', 'measure_sources', 'empty_catalog',
            'stack_catalogs', 'write_catalog', 'read_catalog',
@@ -37,10 +38,12 @@ CATALOG_COLUMNS = (
     ('ellipticity', u.dimensionless_unscaled), ('orientation', u.deg),
     ('peak_deficit', u.percent), ('mean_deficit', u.percent),
     ('isophotal_sum', u.percent * u.pix ** 2), ('noise', u.percent),
+    ('footprint', None),
 )
 
 _DTYPES = {'file': 'U64', 'ccdchip': int, 'label': int, 'bbox_xmin': int,
-           'bbox_xmax': int, 'bbox_ymin': int, 'bbox_ymax': int}
+           'bbox_xmax': int, 'bbox_ymin': int, 'bbox_ymax': int,
+           'footprint': 'U1'}
 
 
 def empty_catalog():
@@ -79,7 +82,8 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     Returns
     -------
     `~astropy.table.QTable`
-        Columns `CATALOG_COLUMNS`; photutils 3 names (``x_centroid``,
+        Columns `CATALOG_COLUMNS` (``footprint``: the segment's pixels,
+        see `acs_flecks.detect.footprint`); photutils 3 names (``x_centroid``,
         ``semimajor_axis``) are mapped to the catalog's.
     """
     from photutils.segmentation import SourceCatalog
@@ -126,6 +130,9 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     table['mean_deficit'] = flux / area * u.percent
     table['isophotal_sum'] = flux * u.percent * u.pix ** 2
     table['noise'] = nval * u.percent
+    # the segment's pixels (full-chip frame): what the monitor associates
+    # between epochs (see acs_flecks.detect.footprint)
+    table['footprint'] = np.array(segment_footprints(segm, ltv), dtype=str)
     return table
 
 

@@ -76,7 +76,7 @@ from astropy.table import MaskedColumn, QTable
 from astropy.time import Time
 import astropy.units as u
 
-from .crossmatch import DEFAULT_TOLERANCE, build_tracks
+from .crossmatch import DEFAULT_TOLERANCE, associate_detections
 
 __all__ = ['classify_history', 'STATUSES', 'CHANGE_FLOORS',
            'DEFAULT_CHANGE_NSIGMA', 'DEFAULT_FORCED_NSIGMA']
@@ -206,6 +206,88 @@ def _forced_state(verify, epoch_id, chip, x, y, radius, nsigma):
     return bool(deficit / err >= nsigma)
 
 
+def _merge_siblings(track, siblings, det, det_rank, det_chip, cov_by_rank,
+                    ep_ids_by_rank, verify, forced_nsigma, edge_margin):
+    """Merge into its known neighbour each sibling track (a deblended piece
+    first seen beside a known artifact, see
+    `~acs_flecks.monitor.crossmatch`) whose position already showed a
+    deficit in the last covering epoch before its first detection: it was
+    part of the known artifact, below the threshold.  Without that deficit
+    (or without forced measurements) it stays a separate, new artifact."""
+    root = {}
+
+    def find(t):
+        while t in root:
+            t = root[t]
+        return t
+
+    for t in sorted(siblings):
+        idx = np.flatnonzero(track == t)
+        if not len(idx):
+            continue
+        chip = int(det_chip[idx[0]])
+        first = int(det_rank[idx].min())
+        xm = float(np.median(det['x'][idx]))
+        ym = float(np.median(det['y'][idx]))
+        prev = [r for r in range(first)
+                if _covers(cov_by_rank[r], chip, xm, ym, edge_margin)]
+        if not prev:
+            continue
+        state = _forced_state(verify, ep_ids_by_rank[prev[-1]], chip, xm, ym,
+                              _aperture_radius(det['area'][idx]),
+                              forced_nsigma)
+        if state:
+            target = find(siblings[t])
+            root[t] = target
+            track[idx] = target
+
+
+def _combine(det, det_rank, det_chip, track):
+    """One row per (track, epoch): pieces of one artifact in one epoch are
+    combined (positions weighted by their summed deficit, areas and sums
+    added, the deepest peak).  Returns the combined ``det`` dict, ranks,
+    chips and tracks; rows of untracked detections are dropped."""
+    keep = np.flatnonzero(track >= 0)
+    keys = {}
+    for i in keep:
+        keys.setdefault((int(track[i]), int(det_rank[i])), []).append(i)
+    out = {name: [] for name in det}
+    ranks, chips, tracks = [], [], []
+    for (t, r), rows in sorted(keys.items()):
+        rows = np.asarray(rows)
+        tracks.append(t)
+        ranks.append(r)
+        chips.append(int(det_chip[rows[0]]))
+        if len(rows) == 1:
+            for name in det:
+                out[name].append(float(det[name][rows[0]]))
+            continue
+        area = det['area'][rows]
+        flux = area * det['mean_deficit'][rows]
+        w = flux if np.all(np.isfinite(flux)) and np.sum(flux) > 0 else area
+        if not (np.all(np.isfinite(w)) and np.sum(w) > 0):
+            w = np.ones(len(rows))
+        total = float(np.nansum(area))
+        for name in det:
+            v = det[name][rows]
+            if name in ('x', 'y'):
+                value = float(np.sum(w * v) / np.sum(w))
+            elif name == 'area':
+                value = total
+            elif name == 'mean_deficit':
+                value = float(np.nansum(flux) / total) if total > 0 \
+                    else _nanmedian(v)
+            elif name in ('peak_deficit', 'semimajor_sigma'):
+                value = float(np.nanmax(v)) if np.any(np.isfinite(v)) \
+                    else np.nan
+            else:
+                value = _nanmedian(v)
+            out[name].append(value)
+    det = {name: np.asarray(v, dtype=float) for name, v in out.items()}
+    return (det, np.asarray(ranks, dtype=int), np.asarray(chips, dtype=int),
+            np.asarray(tracks, dtype=int))
+
+
 def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
                      change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
                      verify=None, forced_nsigma=DEFAULT_FORCED_NSIGMA,
@@ -293,16 +375,28 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
     usable = np.array([_covers(cov_by_rank[r], c, xx, yy, edge_margin)
                        for r, c, xx, yy in zip(det_rank, det_chip, det['x'],
                                                det['y'])], dtype=bool)
+    footprints = None
+    if 'footprint' in detections.colnames:
+        fp = detections['footprint']
+        footprints = ['' if v is None or np.ma.is_masked(v) else str(v)
+                      for v in np.asarray(fp, dtype=object)[usable]]
     track = np.full(len(det_chip), -1, dtype=int)
-    track[usable] = build_tracks(det_rank[usable], det_chip[usable],
-                                 det['x'][usable], det['y'][usable],
-                                 tolerance=tolerance)
+    use = np.flatnonzero(usable)
+    track[use], siblings = associate_detections(
+        det_rank[use], det_chip[use], det['x'][use], det['y'][use],
+        tolerance=tolerance, footprints=footprints)
+    _merge_siblings(track, siblings, det, det_rank, det_chip, cov_by_rank,
+                    ep_ids_by_rank, verify, forced_nsigma, edge_margin)
+    # one measurement per artifact and epoch: deblended pieces of one
+    # artifact are combined (area and flux add up)
+    det, det_rank, det_chip, agg_track = _combine(det, det_rank, det_chip,
+                                                  track)
     rows = []
     n_ep = len(ep_order)
     for t in range(track.max() + 1 if len(track) else 0):
-        if not np.any(track == t):
+        if not np.any(agg_track == t):
             continue
-        idx = np.flatnonzero(track == t)
+        idx = np.flatnonzero(agg_track == t)
         idx = idx[np.argsort(det_rank[idx], kind='stable')]
         chip = int(det_chip[idx[0]])
         xm, ym = float(np.median(det['x'][idx])), float(np.median(det['y'][idx]))

@@ -80,6 +80,16 @@ def _artifact_sql_type(name):
     return 'REAL'
 
 
+#: The pixels of each detection (`acs_flecks.detect.footprint` text): a
+#: table of its own, added to older files by the first epoch written to them
+#: (a run that writes nothing leaves a file as it was), so that a history written before footprints existed stays
+#: readable (its detections then match by position only) and an older
+#: acs_flecks still reads a newer file (it ignores the table).
+_FOOTPRINTS = """CREATE TABLE IF NOT EXISTS footprints (
+    detection_id INTEGER PRIMARY KEY
+        REFERENCES detections (detection_id) ON DELETE CASCADE,
+    runs TEXT NOT NULL)"""
+
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE epochs (
@@ -114,6 +124,7 @@ CREATE TABLE forced (
 CREATE TABLE artifacts (
     {', '.join(f'{c} {_artifact_sql_type(c)}' for c in ARTIFACT_COLUMNS)},
     PRIMARY KEY (artifact_id));
+{_FOOTPRINTS}
 """
 
 
@@ -625,8 +636,14 @@ class HistoryDatabase:
             cols = ('epoch_id', 'ccdchip') + DETECTION_COLUMNS
             sql = (f'INSERT INTO detections ({", ".join(cols)}) VALUES '
                    f'({", ".join("?" * len(cols))})')
+            self._execute(_FOOTPRINTS)  # a history written before footprints
             try:
-                self._con.executemany(sql, [(epoch_id,) + r for r in det_rows])
+                for r, runs in zip(det_rows, _footprint_texts(detections)):
+                    cur = self._con.execute(sql, (epoch_id,) + r)
+                    if runs:
+                        self._con.execute(
+                            'INSERT INTO footprints VALUES (?, ?)',
+                            (cur.lastrowid, runs))
             except sqlite3.Error as exc:
                 raise self._wrap(exc) from None
             self._set_meta('artifacts_stale', '1')
@@ -639,15 +656,25 @@ class HistoryDatabase:
         """All detections with their epoch time, as a `~astropy.table.Table`."""
         cols = ('detection_id', 'epoch_id', 'ccdchip') + DETECTION_COLUMNS + \
             ('artifact_id',)
+        has_fp = self._execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND "
+            "name='footprints'").fetchone() is not None
+        fp_sql = ('f.runs' if has_fp else "''")
+        fp_join = ('LEFT JOIN footprints f USING (detection_id) '
+                   if has_fp else '')
         rows = self._execute(
-            f'SELECT {", ".join("d." + c for c in cols)}, e.obs_mjd '
-            'FROM detections d JOIN epochs e USING (epoch_id) '
+            f'SELECT {", ".join("d." + c for c in cols)}, e.obs_mjd, '
+            f'{fp_sql} FROM detections d JOIN epochs e USING (epoch_id) '
+            f'{fp_join}'
             'ORDER BY e.obs_mjd, d.epoch_id, d.detection_id').fetchall()
-        names = cols + ('obs_mjd',)
+        names = cols + ('obs_mjd', 'footprint')
         if not rows:
             return Table(names=names, dtype=[int, int, int] +
-                         [float] * len(DETECTION_COLUMNS) + [str, float])
+                         [float] * len(DETECTION_COLUMNS) + [str, float,
+                                                             str])
         t = Table(rows=[tuple(r) for r in rows], names=names)
+        t['footprint'] = np.array(['' if v is None else v
+                                   for v in t['footprint']], dtype=str)
         for c in DETECTION_COLUMNS:
             t[c] = np.array([np.nan if v is None else v for v in t[c]],
                             dtype=float)
@@ -870,6 +897,14 @@ def _plain(value):
     if isinstance(value, np.str_):
         return str(value)
     return value
+
+
+def _footprint_texts(table):
+    """The ``footprint`` text of each detection ('' where there is none)."""
+    if 'footprint' not in getattr(table, 'colnames', ()):
+        return [''] * len(table)
+    return ['' if v is None or isinstance(v, np.ma.core.MaskedConstant)
+            else str(v) for v in table['footprint']]
 
 
 def _detection_rows(table):

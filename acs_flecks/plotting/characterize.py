@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from ..coords import chip_name
 from ..utils import atomic_output
 
-__all__ = ['save_figure', 'plot_filter_thumbnails', 'plot_aperture_analysis',
+__all__ = ['SCALE_CIRCLE_RADIUS', 'save_figure', 'plot_filter_thumbnails', 'plot_aperture_analysis',
            'plot_master_aperture', 'plot_sed', 'plot_led_lamp',
            'plot_eper_ratios', 'plot_shadow_series']
 
@@ -68,7 +68,30 @@ def _outline(ax, mask, origin, color='red', lw=1.2):
     ax.add_collection(LineCollection(segs, colors=color, linewidths=lw))
 
 
-def plot_filter_thumbnails(result, *, before=None):
+#: Radius (pixels) of the red scale circle of the report's Figures 10-11.
+SCALE_CIRCLE_RADIUS = 25
+
+
+def _wide_thumbnail(measurement, res, size):
+    """The flat of ``measurement`` in a ``size`` x ``size`` box around the
+    fleck, divided by its own local background (the normalization of the
+    measurement), or None if the file cannot give that box."""
+    from ..exceptions import AcsFlecksError
+    from ..characterize.cutouts import extract_cutout, normalize_cutout
+    try:
+        cut = extract_cutout(measurement.path, ccdchip=res.ccdchip, x=res.x,
+                             y=res.y, box=(size, size))
+    except (AcsFlecksError, OSError):
+        return None
+    good = cut.good(res.dq_mask) & np.isfinite(cut.sci)
+    norm = normalize_cutout(cut.sci, cut.err, good=good,
+                            method=measurement.normalization.method,
+                            threshold=res.aperture_threshold)
+    return np.where(good, norm.image, np.nan), cut.origin
+
+
+def plot_filter_thumbnails(result, *, before=None, size=64,
+                           circle=SCALE_CIRCLE_RADIUS):
     """
     Normalized thumbnails of a fleck in every filter (Figures 10, 11).
 
@@ -78,12 +101,21 @@ def plot_filter_thumbnails(result, *, before=None):
         The flats with the fleck (e.g. December 2017).
     before : `~acs_flecks.characterize.TransmissivityResult`, optional
         The same box in earlier flats (e.g. December 2016), second row.
+    size : int, optional
+        Side (pixels) of each thumbnail, read again from the flats so that
+        the scale circle fits; where a file cannot give it (gone, or a
+        window too small) the measurement's own box is shown.
+    circle : float, optional
+        Radius (pixels) of the red scale circle centred on the fleck (the
+        report's 25 pixels); 0 for none.
     """
+    from matplotlib.patches import Circle
     rows = [result] + ([before] if before is not None else [])
     nf = len(result.filters)
-    fig = Figure(figsize=(2.0 * nf + 1.2, 2.3 * len(rows) + 0.6), layout='constrained')
+    fig = Figure(figsize=(2.0 * nf + 1.2, 2.3 * len(rows) + 0.8), layout='constrained')
     axes = fig.subplots(len(rows), nf, squeeze=False)
     im = None
+    half = size / 2
     for i, res in enumerate(rows):
         date = res.measurements[0].obs_time.isot[:10]
         for j, f in enumerate(result.filters):
@@ -92,9 +124,18 @@ def plot_filter_thumbnails(result, *, before=None):
                 ax.set_axis_off()
                 continue
             k = res.filters.index(f)
-            im = ax.imshow(res.transmissivity_maps[k], origin='lower', cmap='gray',
-                           vmin=0, vmax=1.1, extent=_extent(res.origin, res.box),
-                           interpolation='nearest')
+            wide = _wide_thumbnail(res.measurements[k], res, size) if size else None
+            if wide is not None:
+                data, ext = wide[0], _extent(wide[1], wide[0].shape)
+            else:
+                data, ext = res.transmissivity_maps[k], _extent(res.origin, res.box)
+            im = ax.imshow(data, origin='lower', cmap='gray', vmin=0, vmax=1.1,
+                           extent=ext, interpolation='nearest')
+            if circle:
+                ax.add_patch(Circle((res.x, res.y), circle, fill=False,
+                                    color='red', lw=1.0, gid='scale_circle'))
+                ax.set_xlim(min(ext[0], res.x - half), max(ext[1], res.x + half))
+                ax.set_ylim(min(ext[2], res.y - half), max(ext[3], res.y + half))
             ax.set_title(f'{f}\n{date}', fontsize=8)
             ax.tick_params(labelsize=6)
             if j == 0:
@@ -102,7 +143,8 @@ def plot_filter_thumbnails(result, *, before=None):
             if i == len(rows) - 1:
                 ax.set_xlabel('x (pix)', fontsize=7)
     fig.colorbar(im, ax=axes, label='normalized flux (transmissivity)', shrink=0.8)
-    fig.suptitle(f'Lamp flats around {_title(result)}')
+    scale = f'; red circle: {circle:g} pixels radius, for scale' if circle else ''
+    fig.suptitle(f'Lamp flats around {_title(result)}{scale}')
     return fig
 
 

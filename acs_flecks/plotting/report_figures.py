@@ -47,8 +47,8 @@ from .characterize import save_figure
 
 __all__ = ['REPORT_CAPTIONS', 'REPORT_FLECKS', 'DATE_OF_ORIGIN', 'fleck_table',
            'read_manifest', 'chip_region', 'plot_flashed_dark_region',
-           'plot_daily_superdark', 'plot_flecks', 'plot_flashed_unflashed',
-           'plot_shadow_boxes', 'plot_new_and_stable', 'stable_artifacts',
+           'plot_daily_superdark', 'exposures_summed', 'plot_flecks',
+           'plot_flashed_unflashed',           'plot_shadow_boxes', 'plot_new_and_stable', 'stable_artifacts',
            'stack_figures', 'regenerate_figures']
 
 log = logging.getLogger(__name__)
@@ -194,13 +194,14 @@ def read_manifest(path):
     ----------
     path : str
         ``manifest.ecsv`` written by `acs_flecks.simulate.simulate_scenario`
-        (columns ``path``, ``kind``; kinds 'dkc', 'dark', 'flat', 'eper').
-        Relative paths are taken relative to the manifest.
+        (columns ``path``, ``kind``; kinds 'dkc', 'dark', 'daily', 'flat',
+        'eper').  Relative paths are taken relative to the manifest.
 
     Returns
     -------
     dict
-        ``dkc``, ``unflashed``, ``flats``, ``eper``: lists of paths.
+        ``dkc``, ``unflashed``, ``daily_darks``, ``flats``, ``eper``: lists
+        of paths (the keyword arguments of `regenerate_figures`).
     """
     path = os.fspath(path)
     try:
@@ -212,7 +213,8 @@ def read_manifest(path):
         raise InputFileError(f'manifest lacks column(s) {", ".join(missing)}',
                              path=path)
     base = os.path.dirname(os.path.abspath(path))
-    keys = {'dkc': 'dkc', 'dark': 'unflashed', 'flat': 'flats', 'eper': 'eper'}
+    keys = {'dkc': 'dkc', 'dark': 'unflashed', 'daily': 'daily_darks',
+            'flat': 'flats', 'eper': 'eper'}
     out = {v: [] for v in keys.values()}
     for p, k in zip(t['path'], t['kind']):
         k = str(k).strip().lower()
@@ -377,6 +379,35 @@ def plot_flashed_dark_region(image, *, ccdchip, x, y, size=200, square=SQUARE,
     return fig
 
 
+def exposures_summed(image, ccdchip):
+    """
+    How many exposures a combined image's pixels add up.
+
+    ACSREJ writes totals (``EXPTIME`` = ``TEXPTIME``, the sum of the
+    ``NCOMBINE`` inputs); a team's own combination may be an average
+    (``EXPTIME`` = one input's exposure time, ``TEXPTIME`` the sum).  The
+    per-exposure image is the data divided by this number.
+
+    Parameters
+    ----------
+    image : str or `~acs_flecks.io.ACSImage`
+    ccdchip : int
+
+    Returns
+    -------
+    int
+        ``NCOMBINE`` for totals, 1 for an average (or a single exposure).
+    """
+    img = _open(image)
+    n = max(int(img.ncombine(ccdchip)), 1)
+    exptime = img.exptime.value
+    texptime = img.texptime.value if img.texptime is not None else exptime
+    if n > 1 and texptime > 0 and \
+            abs(exptime - texptime / n) < abs(exptime - texptime):
+        return 1
+    return n
+
+
 def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
                          superdark=None, size=100, square=SQUARE):
     """
@@ -392,7 +423,8 @@ def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
         The daily superdark.  If not given it is computed as the report
         describes its last step: daily dark - short dark, each divided by
         its ``NCOMBINE`` (one exposure of each, same post-flash), so the
-        post-flash signal and the fleck cancel.
+        post-flash signal and the fleck cancel (`exposures_summed` tells
+        totals from averages).
     ccdchip : int
     x, y : float
         1-indexed chip position of the fleck.
@@ -407,12 +439,12 @@ def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
     dd, sd = _open(daily_dark), _open(short_dark)
     d1, ext = chip_region(dd, ccdchip=ccdchip, x=x, y=y, size=size)
     d2, ext2 = chip_region(sd, ccdchip=ccdchip, x=x, y=y, size=size)
-    d1 = d1 / dd.ncombine(ccdchip)
-    d2 = d2 / sd.ncombine(ccdchip)
+    d1 = d1 / exposures_summed(dd, ccdchip)
+    d2 = d2 / exposures_summed(sd, ccdchip)
     if superdark is not None:
         sup = _open(superdark)
         d3, ext3 = chip_region(sup, ccdchip=ccdchip, x=x, y=y, size=size)
-        d3 = d3 / sup.ncombine(ccdchip)
+        d3 = d3 / exposures_summed(sup, ccdchip)
         t3 = f'daily superdark {sup.name} ({_date(sup)})'
     else:
         if d1.shape != d2.shape or ext != ext2:
@@ -799,38 +831,47 @@ def _flat_sets(flats):
     return groups
 
 
-def _write_index(outdir, records):
+def _write_index(outdir, records, report=None):
     rows = [(n, r['status'], os.path.basename(r['file']) if r['file'] else '',
              r['note'], r['caption']) for n, r in sorted(records.items())]
     t = Table(rows=rows, names=('figure', 'status', 'file', 'note', 'caption'))
     p_ecsv = os.path.join(outdir, 'figures.ecsv')
     write_ecsv(t, p_ecsv)
-    lines = ['<!DOCTYPE html>', '<html><head><meta charset="utf-8">',
-             '<title>acs_flecks: report figures</title></head><body>',
-             '<h1>Report figures regenerated by acs_flecks</h1>',
-             '<table border="1" cellpadding="4">',
-             '<tr><th>Figure</th><th>Caption (report)</th><th>File / reason</th></tr>']
+    from ..report import REPORT_CSS
+    lines = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+             '<title>acs_flecks: report figures</title>',
+             f'<style>{REPORT_CSS}</style></head><body>',
+             '<h1>Report figures regenerated by acs_flecks</h1>']
+    if report:
+        href = os.path.relpath(os.path.abspath(report), os.path.abspath(outdir))
+        lines.append(f'<nav><a href="{html.escape(href)}">Back to the run '
+                     'report</a></nav>')
+    lines += ['<div class="tbl"><table>',
+              '<tr><th>Figure</th><th>Caption (report)</th><th>File / reason</th></tr>']
     for n, st, f, note, cap in rows:
         if st == 'written':
             cell = (f'<a href="{html.escape(f)}"><img src="{html.escape(f)}" '
-                    f'width="320"></a><br>{html.escape(f)}')
+                    f'alt="Figure {n}" style="width: 420px"></a><br>{html.escape(f)}')
             if note:
                 cell += f'<br><i>{html.escape(note)}</i>'
         else:
             cell = f'skipped: {html.escape(note)}'
-        lines.append(f'<tr><td>{n}</td><td>{html.escape(cap)}</td><td>{cell}</td></tr>')
-    lines += ['</table></body></html>']
+        lines.append(f'<tr><td>{n}</td><td class="wrap">{html.escape(cap)}</td>'
+                     f'<td class="wrap">{cell}</td></tr>')
+    lines += ['</table></div></body></html>']
     p_html = os.path.join(outdir, 'figures.html')
+    from ..report import relative_paths
     with atomic_output(p_html) as tmp:
         with open(tmp, 'w', encoding='utf-8') as fh:
-            fh.write('\n'.join(lines) + '\n')
+            fh.write(relative_paths('\n'.join(lines), outdir) + '\n')
     return p_html, p_ecsv
 
 
 def regenerate_figures(*, outdir, dkc=(), unflashed=(), flats=(), eper=(),
                        daily_darks=(), flecks=None, history=None,
                        characterization=None, artifacts=None,
-                       appeared=DATE_OF_ORIGIN, figures=None, dpi=110):
+                       appeared=DATE_OF_ORIGIN, figures=None, dpi=110,
+                       report=None):
     """
     Draw every report figure the inputs allow and write an index.
 
@@ -869,6 +910,8 @@ def regenerate_figures(*, outdir, dkc=(), unflashed=(), flats=(), eper=(),
     figures : iterable of int, optional
         Only these figure numbers (default all 1-18).
     dpi : int
+    report : str, optional
+        The run's HTML report: the index links back to it.
 
     Returns
     -------
@@ -953,8 +996,8 @@ def regenerate_figures(*, outdir, dkc=(), unflashed=(), flats=(), eper=(),
     def fig2():
         if not dd:
             return record(2, 'skipped', note=(
-                'needs a flashed long daily dark (--daily-dark), which the '
-                'simulator does not produce; nothing is made up'))
+                'needs a flashed long daily dark (--daily-dark, or kind '
+                "'daily' in a simulator manifest); nothing is made up"))
         if not dk:
             return record(2, 'skipped', note='needs a short flashed dark (--dkc)')
         if large is None:
@@ -1051,9 +1094,11 @@ def regenerate_figures(*, outdir, dkc=(), unflashed=(), flats=(), eper=(),
             chip = int(f['ccdchip'])
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                pairs = pair_eper(ep, ccdchip=chip)
-                res = eper_ratio(pairs, ccdchip=chip, x=float(f['x']), y=float(f['y']),
-                                 box=(int(f['box_ny']), int(f['box_nx'])), fleck_id=fid)
+                box = (int(f['box_ny']), int(f['box_nx']))
+                pairs = pair_eper(ep, ccdchip=chip, x=float(f['x']),
+                                  y=float(f['y']), box=box)
+                res = eper_ratio(pairs, ccdchip=chip, x=float(f['x']),
+                                 y=float(f['y']), box=box, fleck_id=fid)
         save(n, plot_eper_ratios(res))
 
     # -- Figures 8, 9 (large fleck)
@@ -1178,7 +1223,7 @@ def regenerate_figures(*, outdir, dkc=(), unflashed=(), flats=(), eper=(),
     attempt(16, lambda: sed(16, elong, 'elongated fleck'))
     attempt(17, fig17)
     attempt(18, fig18)
-    index, _ = _write_index(outdir, records)
+    index, _ = _write_index(outdir, records, report=report)
     out = dict(sorted(records.items()))
     out['index'] = index
     return out

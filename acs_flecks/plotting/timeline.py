@@ -88,8 +88,11 @@ def plot_timeline(db, *, figure=None, label_new=True):
     """
     artifacts, det, ids, epochs = _history(db)
     n = len(artifacts)
-    fig = figure or Figure(figsize=(9, max(3.5, 0.09 * n + 2)),
-                           layout='constrained')
+    n_new = int(np.sum(np.asarray(artifacts['status']) == 'new')) if n else 0
+    # tall enough for the rows and for one line of text per new artifact
+    height = max(3.5, 0.09 * n + 2,
+                 1.5 * LABEL_FONTSIZE / 72 * n_new * label_new + 2.4)
+    fig = figure or Figure(figsize=(9, height), layout='constrained')
     ax = fig.add_subplot()
     order = sorted(range(n), key=lambda i: (int(artifacts['ccdchip'][i]),
                                             float(artifacts['first_seen_mjd'][i].value),
@@ -117,6 +120,7 @@ def plot_timeline(db, *, figure=None, label_new=True):
     if fx:
         ax.scatter(fx, fy, s=14, facecolor='none', edgecolor='0.35', lw=0.7,
                    zorder=2, label='not detected, deficit measured there')
+    new_rows = []
     for i in order:
         if artifacts['status'][i] != 'new':
             continue
@@ -126,13 +130,14 @@ def plot_timeline(db, *, figure=None, label_new=True):
         lo_d, hi_d = _dates([lo, hi])
         ax.fill_betweenx([row - 0.45, row + 0.45], lo_d, hi_d,
                          color='tab:red', alpha=0.25, lw=0, zorder=1)
-        if label_new:
-            ax.annotate(f'{chip_name(artifacts["ccdchip"][i])} '
-                        f'({artifacts["x"][i].value:.0f}, '
-                        f'{artifacts["y"][i].value:.0f})',
-                        (hi_d, row), xytext=(4, 3),
-                        textcoords='offset points', fontsize=7,
-                        color='tab:red')
+        # the label goes left of the bracket, where a new artifact's row
+        # has no markers
+        new_rows.append((row, lo_d, f'{artifacts["artifact_id"][i]} '
+                                    f'{chip_name(artifacts["ccdchip"][i])} '
+                                    f'({artifacts["x"][i].value:.0f}, '
+                                    f'{artifacts["y"][i].value:.0f})'))
+    if label_new and new_rows:
+        _label_rows(ax, new_rows, n, fig.get_figheight())
     chips = [int(artifacts['ccdchip'][i]) for i in order]
     for k in range(1, len(chips)):
         if chips[k] != chips[k - 1]:
@@ -145,14 +150,50 @@ def plot_timeline(db, *, figure=None, label_new=True):
     ax.set_ylim(-1, max(n, 1))
     ax.set_xlabel('Epoch (observation date, UTC)')
     ax.set_ylabel('Artifact (by chip, then first detection)')
-    ax.set_title(f'Artifacts in {len(epochs)} epochs: '
+    fig.suptitle(f'Artifacts in {len(epochs)} epochs: '
                  + ', '.join(f'{np.sum(artifacts["status"] == s)} {s}'
-                             for s in STATUS_STYLE))
+                             for s in STATUS_STYLE), fontsize=11)
     if n:
-        ax.legend(loc='upper left', bbox_to_anchor=(0.0, -0.12), ncol=3,
-                  fontsize=8, frameon=False)
+        # above the axes, under the title: with the plot at any height
+        ax.legend(loc='lower left', bbox_to_anchor=(0.0, 1.0), ncol=3,
+                  fontsize=8, frameon=False, borderaxespad=0.3)
     fig.autofmt_xdate()
     return fig
+
+
+#: Font size (points) of the labels of new artifacts.
+LABEL_FONTSIZE = 7
+
+
+def _label_rows(ax, items, n, fig_height, fontsize=LABEL_FONTSIZE):
+    """
+    Label rows (row, date, text) in red, ending just left of ``date``,
+    without overlaps: labels closer than one text line are pushed apart
+    vertically (and stay inside the axes), with a leader line to their row
+    when moved; a white box keeps them readable over other rows' markers.
+    """
+    # one text line in data (row) units; the axes take about the figure
+    # height less 2 inches of title, legend and date labels
+    axes_pt = max(fig_height - 2.0, 1.0) * 72.0
+    line = 1.4 * fontsize * (n + 1) / axes_pt
+    items = sorted(items, key=lambda t: t[0])
+    ys = []
+    for row, _, _ in items:
+        ys.append(max(float(row), ys[-1] + line) if ys else float(row))
+    top = n - 0.5
+    if ys and ys[-1] > top:            # shift the stack down inside the axes
+        ys = [y - (ys[-1] - top) for y in ys]
+        for k in range(len(ys) - 2, -1, -1):
+            ys[k] = min(ys[k], ys[k + 1] - line)
+    for (row, date, text), y in zip(items, ys):
+        moved = abs(y - row) > 1e-6
+        ax.annotate(text, (date, row), xytext=(-6, y),
+                    textcoords=('offset points', 'data'), fontsize=fontsize,
+                    color='tab:red', va='center', ha='right', gid='new_label',
+                    bbox=dict(boxstyle='square,pad=0.1', fc='white',
+                              ec='none', alpha=0.85),
+                    arrowprops=dict(arrowstyle='-', color='tab:red', lw=0.5,
+                                    shrinkA=0, shrinkB=2) if moved else None)
 
 
 def _cutout(path, ccdchip, x, y, size):

@@ -28,6 +28,10 @@ _META = {
                 flashdur=4.6, cte_corrected=True, suffix='dkc'),
     'dark': dict(imagetyp='DARK', targname='DARK', proposid=14951,
                  flashdur=0.0, cte_corrected=False, suffix='crj'),
+    # the daily dark: ACSREJ + CTE correction of four flashed long darks
+    # (totals; FLASHDUR, EXPTIME and DARKTIME cumulative as ACSREJ writes)
+    'daily': dict(imagetyp='DARK', targname='DARK', proposid=14946,
+                  flashdur=4 * 4.6, cte_corrected=True, suffix='crc'),
     'flat': dict(imagetyp='FLAT', targname='TUNGSTEN', proposid=14954,
                  sclamp='TUNGSTEN', cte_corrected=True, suffix='crc'),
     'eper': dict(imagetyp='FLAT', targname='TUNGSTEN', proposid=14508,
@@ -91,16 +95,42 @@ def _check_centers(window_centers):
     return out
 
 
-def _file_name(plan):
+def _eper_windows(scenario, regions, window):
+    """(tag, Region) of the extra EPER windows: one ``window``-sized
+    single-chip window around every fleck whose 40 x 40 box the
+    scenario's windows (``regions``) do not cover."""
+    half = 20
+    out = []
+    for art in scenario.artifacts:
+        if art.kind != 'fleck':
+            continue
+        covered = [regions.get(art.ccdchip)] + [r for _, r in out]
+        if any(r is not None and r.ccdchip == art.ccdchip and
+               r.contains(art.x, art.y, margin=half) for r in covered):
+            continue
+        reg = Region.window(art.ccdchip, art.x, art.y, window)
+        # short: ROOTNAME and its header comment must fit in one card
+        tag = f'x{int(round(art.x))}y{int(round(art.y))}'
+        if any(t == tag for t, _ in out):
+            tag += f'c{art.ccdchip}'
+        out.append((tag, reg))
+    return out
+
+
+def _file_name(plan, tag=''):
     day = plan.date[:10].replace('-', '')
     if plan.kind == 'dkc':
         root = f'sim_dkc_{day}'
     elif plan.kind == 'dark':
         root = f'sim_dark_{day}_{plan.name or "x"}'
+    elif plan.kind == 'daily':
+        root = f'sim_daily_{day}'
     elif plan.kind == 'flat':
         root = f'sim_flat_{day}_{plan.filter.lower()}'
     else:
         root = f'sim_eper_{day}_{int(plan.level):05d}'
+    if tag:
+        root = f'{root}_{tag}'
     return root, f'{root}_{_META[plan.kind]["suffix"]}.fits'
 
 
@@ -132,7 +162,8 @@ def _trail_truth(scenario, truth):
 
 def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
                       window=None, kinds=None, window_centers=None,
-                      epochs=None, dq4_after=None):
+                      epochs=None, dq4_after=None,
+                      eper_fleck_windows=False):
     """
     Simulate ACS/WFC calibration files with known truth.
 
@@ -150,8 +181,8 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
         centred on the report's large fleck (WFC2) and elongated fleck
         (WFC1), unless ``window_centers`` says otherwise.
     kinds : sequence of str or str, optional
-        File kinds to write among 'dkc', 'dark', 'flat', 'eper' (default
-        all).
+        File kinds to write among 'dkc', 'dark', 'daily', 'flat', 'eper'
+        (default all).
     window_centers : dict, optional
         ccdchip -> 1-indexed (x, y) centre of the window on that chip.
     epochs : sequence of str, optional
@@ -162,6 +193,13 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
         pixels of each present fleck with F435W transmissivity < 0.5, as
         calibrated data do once a new bad-pixel table is in use (to test
         that monitoring still sees flagged flecks).  Default: no DQ 4.
+    eper_fleck_windows : bool, optional
+        With ``window``: also write, for every EPER epoch and level, one
+        single-chip window file around every fleck the windows miss (e.g.
+        the report's tiny fleck, Figure 7), named
+        ``sim_eper_<date>_<level>_x<x>y<y>_flt.fits``, so that
+        every fleck has its two EPER epochs.  Pair such sets per fleck
+        (`acs_flecks.characterize.pair_eper` with the fleck's position).
 
     Returns
     -------
@@ -225,10 +263,17 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
                                   'dq4_after': sc.dq4_after or ''})
     truth.trail = _trail_truth(sc, truth)
     detector = Detector(seed)
-    rows = []
+    extra = _eper_windows(sc, regions, window) \
+        if window and eper_fleck_windows else []
+    jobs = []
     for plan in sc.plans:
+        jobs.append((plan, regions, ''))
+        if plan.kind == 'eper':
+            jobs.extend((plan, {reg.ccdchip: reg}, tag) for tag, reg in extra)
+    rows = []
+    for plan, file_regions, tag in jobs:
         t0 = time.perf_counter()
-        root, fname = _file_name(plan)
+        root, fname = _file_name(plan, tag)
         path = os.path.join(outdir, fname)
         meta = dict(_META[plan.kind])
         if plan.kind == 'eper' and plan.date >= '2017-11':
@@ -244,7 +289,7 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
             subarray=window is not None, scenario=sc.name, seed=seed,
             kind=plan.kind)
         chips = {}
-        for c, reg in regions.items():
+        for c, reg in file_regions.items():
             sci, err, dq = render_chip(plan, reg, detector, sc, truth.trail)
             chips[c] = dict(sci=sci, err=err, dq=dq, ltv=reg.ltv)
         write_acs_file(path, chips, meta)

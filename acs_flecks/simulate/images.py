@@ -8,6 +8,12 @@ Rendering the pixels of each simulated file kind.
     present, minus the shadow trail of the large fleck, plus dark current,
     hot pixels and warm columns; noise of the average,
     ``sqrt((signal + rn**2) / NCOMBINE)``.
+``daily``
+    Daily dark of the CCD Daily Monitor (report §2): the CTE-corrected
+    ACSREJ combination (totals) of four 1000.5 s darks, each post-flashed
+    for 4.6 s: the post-flash with the particles' LED shadows and the
+    shadow trail as in ``dkc``, plus 1000.5 s of dark current, hot pixels
+    and warm columns per exposure; noise ``sqrt(signal + 4 rn**2)``.
 ``dark``
     ACSREJ ``crj`` of four un-flashed 1040 s darks (totals): dark current,
     hot pixels with their readout (CTE) trails away from the serial
@@ -166,6 +172,23 @@ def render_chip(plan, region, detector, scenario, trail=None):
                 signal -= deficit
         signal += dark_rate * np.float32(SHORT_DARKTIME)
         var = (np.maximum(signal, 0) + rn ** 2) / np.float32(plan.ncombine)
+    elif plan.kind == 'daily':
+        n = np.float32(plan.ncombine)
+        signal = led_pattern(region)
+        signal *= np.float32(FLASH_LEVEL)
+        signal *= detector.prnu(region)
+        apply_shadows(signal, region, scenario.artifacts, plan.date, 'LED')
+        if trail and _present(trail, plan.date):
+            deficit = trail_deficit(trail, region)
+            if deficit is not None:
+                signal -= deficit
+        signal += dark_rate * np.float32(plan.exptime / plan.ncombine)
+        sat = signal > FULL_WELL
+        if sat.any():
+            dq[sat] |= DQ_SATURATED
+            signal[sat] = FULL_WELL
+        signal *= n
+        var = np.maximum(signal, 0) + n * rn ** 2
     elif plan.kind == 'dark':
         signal = dark_rate * np.float32(plan.exptime)
         hot = detector.hot_rate(region) * np.float32(plan.exptime)

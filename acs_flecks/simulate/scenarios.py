@@ -13,6 +13,12 @@ Scenarios: which particles exist, when, and which files are observed.
     epochs around the appearance.
 ``'blank'``
     No particles at all (hot pixels, warm columns, gradients remain).
+
+Every scenario also plans one flashed long *daily dark* (kind ``'daily'``:
+four 1000.5 s darks post-flashed for 4.6 s and combined, as the CCD Daily
+Monitor takes them, report §2) in the anneal cycle of the report's
+discovery (2017-06-26 to 2017-07-26) or, if the timeline ends before, in its
+last cycle: the report's Figures 1 and 2.
 """
 
 from dataclasses import dataclass, field, replace
@@ -28,14 +34,14 @@ from .artifacts import Artifact, EPER_EPOCHS
 
 __all__ = ['SCENARIOS', 'KINDS', 'DATE_OF_ORIGIN', 'ANNEAL_CYCLE_STARTS',
            'REPORT_FLECKS', 'LED_PENUMBRA', 'FRECKLE_PENUMBRA', 'EPER_LEVELS',
-           'FLAT_DATES', 'Scenario', 'FilePlan', 'get_scenario',
+           'FLAT_DATES', 'DAILY_DARK_CYCLE', 'DAILY_DARK_EXPTIME', 'Scenario', 'FilePlan', 'get_scenario',
            'anneal_cycles', 'report_flecks']
 
 #: Scenario names.
 SCENARIOS = ('discovery', 'population', 'blank')
 
 #: File kinds, in the order they are written.
-KINDS = ('dkc', 'dark', 'flat', 'eper')
+KINDS = ('dkc', 'dark', 'daily', 'flat', 'eper')
 
 #: The date the three flecks appeared (report §2).
 DATE_OF_ORIGIN = '2017-05-05'
@@ -54,6 +60,17 @@ EPER_LEVELS = (180, 1600, 5000, 12000, 24000, 42000)
 
 #: Filter of the EPER lamp images.
 EPER_FILTER = 'F606W'
+
+#: Anneal cycle of the flashed long daily dark (report §2, Figures 1-2:
+#: the cycle of 2017-06-26 to 2017-07-26, in which the fleck was found).
+DAILY_DARK_CYCLE = '2017-06-26'
+
+#: Days after the cycle start of the daily dark's observation.
+DAILY_DARK_DAY = 4
+
+#: Exposure time (s) of one long dark of the CCD Daily Monitor (§2); a
+#: daily dark combines four of them.
+DAILY_DARK_EXPTIME = 1000.5
 
 #: Dates of the two lamp-flat sets (before and after the appearance).
 FLAT_DATES = ('2016-12-01', '2017-12-01')
@@ -262,6 +279,14 @@ def _plans_for(cycles, kinds, *, dark_anneals=('2017-05-04', '2017-06-25'),
         date = (t_cycles[i] + TimeDelta(0.1, format='jd')).isot[:19]
         plans.append(FilePlan('dkc', date, str(start), 'CLEAR', 0.0, 0.5,
                               ncombine=max(2, days)))
+    starts = [str(v) for v in cycles['start']]
+    if len(starts):
+        cyc = DAILY_DARK_CYCLE if DAILY_DARK_CYCLE in starts else starts[-1]
+        date = (Time(cyc) + TimeDelta(DAILY_DARK_DAY + 0.2,
+                                      format='jd')).isot[:19]
+        plans.append(FilePlan('daily', date, cyc, 'CLEAR', 0.0,
+                              4 * DAILY_DARK_EXPTIME, ncombine=4,
+                              name='daily'))
     for anneal in dark_anneals:
         t = Time(anneal)
         for when, dt in (('pre', -0.25), ('post', 1.05)):
