@@ -21,10 +21,6 @@ Exit status: 0 written, 1 certification failed, 2 bad input.
 
 import os
 
-from astropy.table import Table
-
-from ..exceptions import AcsFlecksError, CertificationError
-
 NAME = 'bpixtab'
 
 #: The flecks are on the WFC CCDs only.
@@ -77,6 +73,10 @@ def add_arguments(parser):
 
 def read_table(path, what):
     """Read an ECSV (or any astropy-readable) table, or raise."""
+    from astropy.table import Table
+
+    from ..exceptions import AcsFlecksError
+
     if path is None:
         return None
     if not os.path.isfile(path):
@@ -93,6 +93,8 @@ def read_table(path, what):
 def _bad_pixels_from_flats(args, flecks):
     """Measure each fleck of the catalog in the lamp flats (report §6.1)
     and keep its pixels under the threshold (acs_flecks.characterize)."""
+    from ..exceptions import AcsFlecksError
+
     try:
         from ..characterize import bad_pixels, measure_transmissivity
     except ImportError as exc:
@@ -126,6 +128,7 @@ def _bad_pixels_from_flats(args, flecks):
 
 def run(args):
     from ..bpixtab import check_threshold, deliver_bpixtab, parse_useafter
+    from ..exceptions import CertificationError
     from ..io import check_detector
     from ..reference import resolve_reference
     from ..utils import check_output_path

@@ -10,7 +10,6 @@ Example::
     acs_flecks eper eper/*.fits --ccdchip 1 --x 3510 --y 355 -o out/
 """
 
-from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
 from .transmissivity import add_position_arguments, check_outdir
 
 NAME = 'eper'
@@ -29,6 +28,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
+
     from ..io import check_detectors
     check_detectors(args.images, operation='eper')
     check_outdir(args.outdir)

@@ -15,15 +15,7 @@ Examples::
 
 import os
 
-import numpy as np
-from astropy.table import vstack
-
-from ..detect.catalog import (match_known, read_catalog, write_catalog,
-                              write_ds9_regions)
-from ..detect.finder import DEFAULT_MASK_FLAGS, FindParameters, find_artifacts
-from ..exceptions import AcsFlecksError
-from ..io import ACSImage
-from ..utils import check_output_path
+from ..defaults import DEFAULT_MASK_FLAGS
 
 NAME = 'find'
 HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'
@@ -80,6 +72,16 @@ def _region_path(base, img, many):
 
 
 def run(args):
+    import numpy as np
+    from astropy.table import vstack
+
+    from ..detect.catalog import (match_known, read_catalog, write_catalog,
+                                  write_ds9_regions)
+    from ..detect.finder import FindParameters, find_artifacts
+    from ..exceptions import AcsFlecksError
+    from ..io import ACSImage
+    from ..utils import check_output_path
+
     # validate everything before any work, so nothing is written on error
     params = FindParameters(median_size=args.median_size, nsigma=args.nsigma,
                             min_area=args.min_area,

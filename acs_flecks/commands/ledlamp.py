@@ -11,7 +11,6 @@ Example::
         --x 1521 --y 1773 -o out/
 """
 
-from ..characterize import compare_led_lamp, measure_transmissivity, parse_box
 from .transmissivity import add_position_arguments, check_outdir
 
 NAME = 'ledlamp'
@@ -28,6 +27,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import (compare_led_lamp, measure_transmissivity,
+                                parse_box)
+
     from ..io import check_detectors
     check_detectors([args.dkc, *args.flats], operation='ledlamp')
     check_outdir(args.outdir)

@@ -14,10 +14,6 @@ Examples::
 
 import sys
 
-from astropy.table import QTable
-
-from ..exceptions import AcsFlecksError
-
 NAME = 'lightpath'
 HELP = 'flashed vs un-flashed: particle in the light path or CCD defect'
 
@@ -46,6 +42,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from astropy.table import QTable
+
+    from ..exceptions import AcsFlecksError
     from ..monitor.lightpath import lightpath_test
     from ..utils import write_ecsv
     if args.catalog and (args.x or args.y or args.ccdchip):

@@ -23,12 +23,7 @@ Examples::
 import os
 import sys
 
-import numpy as np
-
-from ..coords import chip_name
-from ..exceptions import AcsFlecksError
-from ..monitor.classify import DEFAULT_CHANGE_NSIGMA
-from ..monitor.crossmatch import DEFAULT_TOLERANCE
+from ..defaults import DEFAULT_CHANGE_NSIGMA, DEFAULT_TOLERANCE
 
 NAME = 'monitor'
 HELP = 'find, cross-match and classify artifacts across epochs (history DB)'
@@ -79,6 +74,10 @@ def add_arguments(parser):
 
 
 def _print_summary(art):
+    import numpy as np
+
+    from ..coords import chip_name
+
     s = art.meta.get('summary', {})
     names, counts = np.unique(np.asarray(art['status']), return_counts=True)
     print(f'history: {art.meta.get("n_epochs_total", "?")} epoch(s); '
@@ -107,6 +106,7 @@ def _print_summary(art):
 
 
 def run(args):
+    from ..exceptions import AcsFlecksError
     from ..monitor import HistoryDatabase, monitor_epochs
     files = list(args.files) + list(args.add)
     if args.add and not os.path.exists(args.db):

@@ -10,8 +10,6 @@ Example::
         --appeared 2017-05-05 -o out/
 """
 
-from ..characterize import output_prefix, shadow_time_series
-from ..exceptions import AcsFlecksError
 from .transmissivity import check_outdir
 
 NAME = 'shadow'
@@ -19,6 +17,8 @@ HELP = 'shadow-trail vs empty-box signal over short darks (§5)'
 
 
 def _box(text):
+    from ..exceptions import AcsFlecksError
+
     try:
         vals = [int(v) for v in text.split(',')]
     except ValueError:
@@ -48,6 +48,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import output_prefix, shadow_time_series
+    from ..exceptions import AcsFlecksError
+
     from ..io import check_detectors
     check_detectors(args.darks, operation='shadow')
     from ..characterize.shadow import check_flashed_darks

@@ -16,8 +16,7 @@ Examples::
     acs_flecks simulate discovery sim/ --window 200 --kinds dkc,flat
 """
 
-from ..simulate import simulate_scenario
-from ..simulate.scenarios import KINDS, SCENARIOS
+from ..defaults import KINDS, SCENARIOS
 
 NAME = 'simulate'
 HELP = 'write simulated ACS/WFC files and their truth'
@@ -43,6 +42,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..simulate import simulate_scenario
+
     res = simulate_scenario(args.scenario, args.outdir, seed=args.seed,
                             window=args.window, kinds=args.kinds,
                             dq4_after=args.dq4_after)

@@ -18,11 +18,7 @@ Example::
 
 import os
 
-from ..characterize import (COMBINE_RULES, bad_pixels, measure_transmissivity,
-                            parse_box)
-from ..characterize.fleck import FleckCharacterization, write_figures
-from ..exceptions import AcsFlecksError
-from ..utils import write_ecsv
+from ..defaults import COMBINE_RULES
 
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
@@ -47,6 +43,8 @@ def add_position_arguments(parser, *, box_default='40x40'):
 
 def check_outdir(path):
     """Create the output directory or raise a clear error."""
+    from ..exceptions import AcsFlecksError
+
     if os.path.exists(path) and not os.path.isdir(path):
         raise AcsFlecksError('output path exists and is not a directory', path=path)
     try:
@@ -76,6 +74,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import bad_pixels, measure_transmissivity, parse_box
+    from ..characterize.fleck import FleckCharacterization, write_figures
+    from ..utils import write_ecsv
+
     from ..io import check_detectors
     check_detectors(list(args.flats) + list(args.before or []),
                     operation='transmissivity')

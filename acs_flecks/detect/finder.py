@@ -66,10 +66,10 @@ __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
 
 log = logging.getLogger(__name__)
 
-#: DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
-#: detector pixel, what this package writes for fleck pixels).
-DEFAULT_MASK_FLAGS = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024
-                      | 2048 | 4096 | 8192)
+# DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
+# detector pixel, what this package writes for fleck pixels); defined in
+# acs_flecks.defaults (light, for the command line's --help).
+from ..defaults import DEFAULT_MASK_FLAGS  # noqa: E402
 
 
 @dataclass(frozen=True)

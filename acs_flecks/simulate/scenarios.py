@@ -31,14 +31,9 @@ __all__ = ['SCENARIOS', 'KINDS', 'DATE_OF_ORIGIN', 'ANNEAL_CYCLE_STARTS',
            'FLAT_DATES', 'Scenario', 'FilePlan', 'get_scenario',
            'anneal_cycles', 'report_flecks']
 
-#: Scenario names.
-SCENARIOS = ('discovery', 'population', 'blank')
-
-#: File kinds, in the order they are written.
-KINDS = ('dkc', 'dark', 'flat', 'eper')
-
-#: The date the three flecks appeared (report §2).
-DATE_OF_ORIGIN = '2017-05-05'
+# Scenario names, file kinds (in the order they are written) and the date
+# the three flecks appeared (report §2): defined in acs_flecks.defaults.
+from ..defaults import DATE_OF_ORIGIN, KINDS, SCENARIOS  # noqa: E402
 
 #: First day of each anneal cycle of the 'discovery' timeline.  A cycle ends
 #: two days before the next starts (the anneal is the day in between), as in
