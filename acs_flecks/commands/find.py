@@ -71,7 +71,15 @@ def _region_path(base, img, many):
     return f'{stem}_{img.rootname}{ext or ".reg"}'
 
 
+#: Imported in the background while the chips are read and median filtered
+#: (GIL-free): what the segmentation and the catalogue need afterwards.
+PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation')
+
+
 def run(args):
+    from ..preload import preload
+    preload(*PRELOAD)
+
     import numpy as np
     from astropy.table import vstack
 

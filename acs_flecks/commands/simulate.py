@@ -8,7 +8,9 @@ layout, plus ``manifest.ecsv``, ``truth_artifacts.ecsv`` and
 
 Scenarios: ``discovery`` (the report's 2017 timeline: ~100 freckles and the
 three flecks appearing on 2017-05-05), ``population`` (random flecks of many
-sizes and depths, for completeness curves), ``blank`` (no particles).
+sizes and depths, for completeness curves), ``blank`` (no particles),
+``lifetime`` (monthly epochs 2002-2026 with the 2017 flecks, an artifact that
+fades and one that moves; use --window).
 
 Examples::
 

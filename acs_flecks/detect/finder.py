@@ -466,9 +466,9 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
     prepared : `PreparedChip`
         Only with ``return_prepared=True``.
     """
-    from photutils.segmentation import detect_sources
-    from photutils.utils.exceptions import NoDetectionsWarning
-
+    # photutils is imported where it is used, after the median filter: its
+    # import (~1 CPU s, scipy.signal and scipy.stats) can then overlap the
+    # GIL-free median of the chips (see acs_flecks.commands.find)
     p = FindParameters(median_size=median_size, nsigma=nsigma,
                        min_area=min_area, mask_flags=mask_flags, box=box,
                        median_mode=median_mode, deblend=deblend,
@@ -486,6 +486,9 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
             sci, dq, p, threads=threads, path=path, ccdchip=ccdchip)
     segm = None
     if return_prepared:
+        from photutils.segmentation import detect_sources
+        from photutils.utils.exceptions import NoDetectionsWarning
+
         with warnings.catch_warnings():
             # "no sources found" is a normal result here (a clean chip)
             warnings.simplefilter('ignore', NoDetectionsWarning)
