@@ -203,6 +203,10 @@ def main(argv=None):
     parser.add_argument('file', nargs='?', help='full-frame two-chip DKC')
     parser.add_argument('--repeat', type=int, default=3,
                         help='timed runs of each (default 3)')
+    parser.add_argument('--many', type=int, default=4,
+                        help='epochs for the many-files runs (find and '
+                             'monitor --scheduler serial in one process; '
+                             'default 4, 0 to skip)')
     parser.add_argument('--outdir', default=os.path.join(
         tempfile.gettempdir(), 'acs_flecks_bench_find'),
         help='where to simulate the file when none is given')
@@ -288,6 +292,24 @@ def main(argv=None):
             n_match += bool(len(d) and d.min() < 0.5)
     print(f'detections: (a) SExtractor {n_sx}, (b) acs_flecks {len(cat)}, '
           f'(b) within 0.5 px of (a): {n_match}')
+
+    # many epochs in one process: start-up and kernel loading paid once
+    if args.many:
+        import glob
+        many = sorted(glob.glob(os.path.join(os.path.dirname(path),
+                                             '*dkc*.fits')))[:args.many]
+        w, c, m, _ = run_one([exe, 'find', *many, '-o',
+                              os.path.join(work, 'many.ecsv')])
+        print(f'many files, one process: acs_flecks find on {len(many)} '
+              f'full-frame epochs {w:.1f} s = {60 * len(many) / w:.1f} '
+              f'epochs/min (vs {60 / b:.1f} epochs/min one process per '
+              f'epoch); CPU {c:.1f} s, peak {m:.0f} MiB')
+        w, c, m, _ = run_one([exe, 'monitor', *many, '--db',
+                              os.path.join(work, 'many.sqlite'),
+                              '--scheduler', 'serial', '--no-progress'])
+        print(f'  acs_flecks monitor --scheduler serial on the same: '
+              f'{w:.1f} s = {60 * len(many) / w:.1f} epochs/min; CPU '
+              f'{c:.1f} s, peak {m:.0f} MiB')
     return 0
 
 

@@ -229,7 +229,7 @@ class Artifact:
         """Position offset (dx, dy) of the lamp shadow at ``date`` relative to
         (x, y): -(eper_dx, eper_dy) up to the first EPER epoch, drifting
         linearly to (0, 0) at the second; plus, for a particle that
-        ``move``\ s, -(dx, dy) up to its start, drifting linearly to (0, 0)
+        ``move`` set, -(dx, dy) up to its start, drifting linearly to (0, 0)
         at its end."""
         if date is None:
             return 0.0, 0.0
@@ -251,7 +251,7 @@ class Artifact:
 
     def strength_at(self, date):
         """Factor (0-1) of the blocking at ``date``: 1 unless the particle
-        ``fade``\ s (linearly from its start to its end)."""
+        ``fade`` set (linearly from its start to its end)."""
         if not self.fade or date is None:
             return 1.0
         t = mjd_of(date)
