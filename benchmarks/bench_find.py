@@ -255,8 +255,9 @@ def main(argv=None):
     print(f'  (b) acs_flecks find FILE -o CAT.ecsv:                   '
           f'{b:8.3f} s  (CPU {statistics.median(cb):.2f} s, '
           f'peak {max(mb):.0f} MiB)')
-    print(f'  ratio (a)/(b): {a / b:.1f}x   (load average at end: '
-          f'{_loadavg()})')
+    print(f'  ratio (a)/(b): {a / b:.1f}x wall clock, '
+          f'{statistics.median(ca) / statistics.median(cb):.1f}x CPU '
+          f'seconds   (load average at end: {_loadavg()})')
     print(f'  acs_flecks --version {statistics.median(tv):.3f} s, '
           f'acs_flecks find --help {statistics.median(th):.3f} s '
           f'(median of 5)')

@@ -73,7 +73,10 @@ def _region_path(base, img, many):
 
 #: Imported in the background while the chips are read and median filtered
 #: (GIL-free): what the segmentation and the catalogue need afterwards.
-PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation')
+#: matplotlib: photutils' SourceCatalog imports it (and skimage) on creation
+#: to record their versions in its metadata (photutils.utils._misc).
+PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation',
+           'matplotlib')
 
 
 def run(args):
