@@ -112,7 +112,7 @@ def breakdown(path, output):
     from acs_flecks.detect.catalog import (measure_sources, stack_catalogs,
                                            write_catalog)
     from acs_flecks.detect.deblend import deblend_segments
-    from acs_flecks.detect.medfilt import fill_and_pad, median_of_padded
+    from acs_flecks.detect.medfilt import fill_and_pad, median_brackets
     from acs_flecks.detect.normalize import (background_noise_grids,
                                              expand_grid, expand_taps,
                                              smooth_background)
@@ -147,19 +147,22 @@ def breakdown(path, output):
         level = smooth_background(sci, box=p.box, dq=dq, mask_flags=flags)
         padded, mask, n = fill_and_pad(sci, dq, flags, level,
                                        size=p.median_size)
-        filtered = median_of_padded(padded, size=p.median_size, threads=1)
+        # the bracketed median and its exact grid (the exact values near
+        # the threshold are taken in the fused pass, under segmentation)
+        br = median_brackets(padded, size=p.median_size, threads=1)
+        grid = br.grid(4)
         add('median', t)
         t = time.perf_counter()
-        sub = finder._deficit(filtered[::4, ::4], level[::4, ::4])
+        sub = finder._deficit(grid, level[::4, ::4])
         bkg, rms = background_noise_grids(sub, box=p.box // 4, step=1)
-        noise = expand_grid(rms, filtered.shape, box=p.box,
-                            extrapolate=False)
+        noise = expand_grid(rms, br.shape, box=p.box, extrapolate=False)
         np.maximum(noise, finder._noise_floor(noise), out=noise)
-        rows, i0, w0, w1 = expand_taps(bkg, filtered.shape, box=p.box,
+        rows, i0, w0, w1 = expand_taps(bkg, br.shape, box=p.box,
                                        extrapolate=False)
-        data, above, n_above = finder._data_and_above(
-            filtered, level, rows, i0, w0, w1, noise, np.float32(p.nsigma),
-            filtered)
+        packed, size, coarse, below = br.exact_args()
+        data, above, n_above = finder._data_and_above_bracketed(
+            level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed,
+            size, coarse, below, br.lower)
         segm = finder._segments(above, p.min_area)
         if segm is not None:
             segm = deblend_segments(data, segm, noise=noise, nsigma=p.nsigma,
