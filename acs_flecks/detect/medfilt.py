@@ -40,6 +40,13 @@ d c b a``, numpy's ``'symmetric'``); ``mode='nearest'`` is also supported.
 The kernel is compiled with numba (``nogil``), so rows are processed by
 several threads at once.
 
+`median_brackets` does less: the median's *coarse* bin (top 6 bits of the
+codes) for every pixel, by a constant-time sliding histogram of 64 bins
+(Perreault & Hebert 2007), which bounds each median from below by a proven
+value, and the exact value of any pixel on request (one of the few window
+values of that bin).  The §7 search uses it: it needs exact values only at
+its noise grid and where the bound does not rule out its threshold.
+
 >>> import numpy as np
 >>> from scipy import ndimage
 >>> from acs_flecks.detect.medfilt import median_filter
