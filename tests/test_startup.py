@@ -139,3 +139,19 @@ class TestInterruptDuringStartup:
         monkeypatch.setattr(cli, 'build_parser', interrupted)
         assert cli.main(['info', 'x.fits']) == 130
         assert capsys.readouterr().err == 'acs_flecks: interrupted\n'
+
+
+class TestPreload:
+    def test_imports_in_background(self):
+        assert imported_after('''
+            from acs_flecks.preload import preload
+            preload('numpy').join()
+            ''') == ['numpy']
+
+    def test_failed_import_is_silent(self, caplog):
+        import logging
+
+        from acs_flecks.preload import preload
+        with caplog.at_level(logging.DEBUG, logger='acs_flecks.preload'):
+            preload('acs_flecks_no_such_module').join()
+        assert 'acs_flecks_no_such_module' in caplog.text

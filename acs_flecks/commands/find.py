@@ -80,9 +80,6 @@ PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation',
 
 
 def run(args):
-    from ..preload import preload
-    preload(*PRELOAD)
-
     import numpy as np
     from astropy.table import vstack
 
@@ -91,6 +88,7 @@ def run(args):
     from ..detect.finder import FindParameters, find_artifacts
     from ..exceptions import AcsFlecksError
     from ..io import ACSImage
+    from ..preload import preload
     from ..utils import check_output_path
 
     # validate everything before any work, so nothing is written on error
@@ -108,6 +106,8 @@ def run(args):
         raise AcsFlecksError('thumbnail directory does not exist',
                              path=args.thumbnails)
     known = read_catalog(args.known) if args.known else None
+    # inputs valid: import the rest while the first chips are searched
+    preload(*PRELOAD)
 
     catalogs = []
     for img in images:
