@@ -3,7 +3,16 @@ The ``acs_flecks`` command line.
 
 ``acs_flecks <command> [options]``; ``acs_flecks --help`` lists the commands.
 Errors caused by the input (`~acs_flecks.exceptions.AcsFlecksError`) print
-one line, ``acs_flecks: error: <file>: <problem>``, and exit with status 2.
+one line, ``acs_flecks: error: <file>: <problem>``, and exit with status 2;
+Ctrl-C prints ``acs_flecks: interrupted`` and exits with status 130, at any
+moment (while the command's modules are still being imported, too).
+
+Start-up is kept short (``acs_flecks --version`` and ``acs_flecks COMMAND
+--help`` well under half a second): this module and the sub-command modules
+import only the standard library at the top; a command imports the
+scientific stack (astropy, scipy, numba, photutils, matplotlib, dask) when it
+runs, and only the parts it uses.  When the command is named on the command
+line, only that sub-command's module is loaded.
 """
 
 import argparse
@@ -14,9 +23,15 @@ import warnings
 
 from . import __version__
 from .commands import COMMANDS
-from .exceptions import AcsFlecksError, AcsFlecksWarning
 
 __all__ = ['main', 'build_parser']
+
+_DESCRIPTION = ('Find, monitor and characterize particles ("flecks") on the '
+                'ACS/WFC CCDs and flag them in the bad-pixel table.')
+
+#: Options of the main parser that take no value (for `_command_in`).
+_GLOBAL_FLAGS = ('-h', '--help', '--version', '-v', '--verbose', '-q',
+                 '--quiet')
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,12 +43,28 @@ class _Parser(argparse.ArgumentParser):
                      '--help)\n')
 
 
-def build_parser():
-    """Build the argument parser with every sub-command."""
-    parser = _Parser(
-        prog='acs_flecks',
-        description='Find, monitor and characterize particles ("flecks") on '
-                    'the ACS/WFC CCDs and flag them in the bad-pixel table.')
+def _command_module(name):
+    """The module of sub-command ``name`` (light: see the module docstring)."""
+    return importlib.import_module(f'.commands.{name}', __package__)
+
+
+def build_parser(commands=None):
+    """
+    Build the argument parser.
+
+    Parameters
+    ----------
+    commands : iterable of str, optional
+        Sub-commands to add (default: all of `~acs_flecks.commands.COMMANDS`);
+        `main` passes only the one named on the command line, so that only
+        that sub-command's module is imported.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    wanted = COMMANDS if commands is None else tuple(commands)
+    parser = _Parser(prog='acs_flecks', description=_DESCRIPTION)
     parser.add_argument('--version', action='version',
                         version=f'acs_flecks {__version__}')
     parser.add_argument('-v', '--verbose', action='count', default=0,
@@ -42,13 +73,28 @@ def build_parser():
                         help='only warnings and errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name in COMMANDS:
-        module = importlib.import_module(f'.commands.{name}', __package__)
+        if name not in wanted:
+            continue
+        module = _command_module(name)
         p = sub.add_parser(module.NAME, help=module.HELP,
                            description=module.__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser
+
+
+def _command_in(argv):
+    """The sub-command named in ``argv`` (the first word that is not one of
+    the main parser's options), if it is a known one, else `None`."""
+    for word in argv:
+        if word == '--':
+            return None
+        if word in _GLOBAL_FLAGS or (word.startswith('-v')
+                                     and set(word[1:]) == {'v'}):
+            continue
+        return word if word in COMMANDS else None
+    return None
 
 
 def _configure_logging(verbose, quiet):
@@ -82,6 +128,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f'acs_flecks: warning: {message} ({name})', file=sys.stderr)
 
 
+def _interrupted():
+    print('acs_flecks: interrupted', file=sys.stderr)
+    return 130
+
+
 def main(argv=None):
     """
     Run the command line.
@@ -95,13 +146,22 @@ def main(argv=None):
     -------
     int
         Exit status: 0 success, 1 a check failed (e.g. certification), 2 bad
-        input or usage.
+        input or usage, 130 interrupted (Ctrl-C).
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, 'command', None):
-        parser.print_help()
-        return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        # Ctrl-C while the parser or the command's modules are being
+        # imported (the slow part of start-up) is an interruption like
+        # any other: one line, status 130, nothing written yet.
+        name = _command_in(argv)
+        parser = build_parser(None if name is None else [name])
+        args = parser.parse_args(argv)
+        if not getattr(args, 'command', None):
+            parser.print_help()
+            return 2
+        from .exceptions import AcsFlecksError, AcsFlecksWarning
+    except KeyboardInterrupt:
+        return _interrupted()
     _configure_logging(args.verbose, args.quiet)
     _SHOWN.clear()
     old_showwarning = warnings.showwarning
@@ -115,8 +175,7 @@ def main(argv=None):
         print(f'acs_flecks: error: {exc}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print('acs_flecks: interrupted', file=sys.stderr)
-        return 130
+        return _interrupted()
     except OSError as exc:
         # a file-system failure no check could foresee (disk full while
         # writing, a file removed meanwhile): one line, not a traceback

@@ -1,217 +1,319 @@
 """
-Benchmark of the §7 search on simulated full-frame DKC files.
+Whole-process benchmark of the §7 search on a full-frame two-chip DKC.
 
-Compares, in one run and on the same files:
+Times, process against process and in one run, on the same file:
 
-(a) the report's pipeline: ``scipy.ndimage.median_filter(size=15)`` of each
-    chip, the same normalization (``100 x (1 - image / level)``) written to
-    FITS, and SExtractor (``source-extractor``, DETECT_THRESH 5,
-    DETECT_MINAREA 25, its own background mesh), chip after chip;
-(b) ``acs_flecks.detect.find_artifacts`` (both chips at once on 2 cores);
+(a) the report's pipeline as a user would run it: a fresh Python process
+    that reads the file, filters each chip with
+    ``scipy.ndimage.median_filter(size=15)``, normalizes it
+    (``100 x (1 - image / level)``), writes it to FITS and runs SExtractor
+    (``source-extractor``, DETECT_THRESH 5, DETECT_MINAREA 25), chip after
+    chip;
+(b) ``acs_flecks find FILE -o CAT.ecsv`` (the installed command).
 
-and prints seconds per two-chip file, their ratio, peak memory, and
-whether the detections agree: the filtered images must be identical, and
-SExtractor's detections are compared with acs_flecks' (count, positions
-within 0.5 pixel), both with SExtractor's own background (the report's
-run) and with the acs_flecks noise map (same threshold: identical).
+Each is run once untimed (to fill the page cache with the file and the
+libraries; nothing else is warmed up: every timed run is a new process that
+imports, loads the compiled kernels and reads the file), then ``--repeat``
+times alternately; the median wall-clock time of each, their ratio, and the
+CPU seconds and peak memory of each process are printed.  A breakdown of
+(b) follows, measured step by step in one more fresh process on one thread
+(start-up = interpreter + imports + loading the compiled kernels, read,
+median, segmentation, catalogue, write), and a check that the catalogues of
+all runs of (b) are byte-identical and agree with SExtractor's detections.
 
 Usage::
 
-    python benchmarks/bench_find.py [--files 2] [--outdir DIR]
+    python benchmarks/bench_find.py [FILE] [--repeat 3] [--outdir DIR]
+
+Without FILE a full-frame DKC of the ``discovery`` scenario (2017-05-31,
+after the flecks appeared) is simulated into ``--outdir`` first.
 """
 
 import argparse
-import glob
+import json
 import os
-import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 
-import numpy as np
-from scipy import ndimage
-
-
-def _children():
-    """CPU seconds used by finished child processes (SExtractor)."""
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
+_HERE = os.path.abspath(__file__)
 
 
 def _loadavg():
     with open('/proc/loadavg') as fh:
-        return fh.read().strip()
+        return ' '.join(fh.read().split()[:3])
 
 
+def run_one(cmd):
+    """Run ``cmd`` as a new process: (wall s, CPU s, peak RSS MiB, stdout),
+    the CPU time and memory of that process and its children only."""
+    with tempfile.TemporaryFile('w+') as out, \
+            tempfile.TemporaryFile('w+') as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, ru = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{" ".join(cmd)} failed:\n{err.read()}')
+        return (wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024,
+                out.read())
+
+
+# --------------------------------------------------------------------------
+# (a) the report's pipeline, run in its own process (``--report FILE DIR``)
 def report_pipeline(path, workdir):
-    """(a): scipy median + same normalization + SExtractor, per chip."""
+    t0 = time.perf_counter()
+    import numpy as np
+    from scipy import ndimage
+
     from acs_flecks.detect.finder import FindParameters
     from acs_flecks.detect.normalize import smooth_background
     from acs_flecks.detect.sextractor import run_sextractor
     from acs_flecks.io import ACSImage
-
+    times = {'start-up': time.perf_counter() - t0}
     p = FindParameters()
     img = ACSImage(path)
-    out = {}
+    found = {}
     for ccdchip in img.chips:
-        chip = img.chip(ccdchip, arrays=('SCI', 'DQ'))
-        mask = ((chip.dq & p.mask_flags) != 0) | ~np.isfinite(chip.sci)
-        level = smooth_background(chip.sci, box=p.box, dq=chip.dq,
+        t = time.perf_counter()
+        chip = img.chip(ccdchip, arrays=('SCI', 'DQ'), allow_nan=True)
+        sci = np.asarray(chip.sci, np.float32)
+        times['read'] = times.get('read', 0) + time.perf_counter() - t
+        t = time.perf_counter()
+        mask = ((chip.dq & p.mask_flags) != 0) | ~np.isfinite(sci)
+        level = smooth_background(sci, box=p.box, dq=chip.dq,
                                   mask_flags=p.mask_flags)
-        filled = np.where(mask, level, chip.sci)
+        filled = np.where(mask, level, sci)
         filtered = ndimage.median_filter(filled, size=p.median_size,
                                          mode='reflect')
         inverted = (100 * (1 - filtered / level)).astype(np.float32)
+        times['median'] = times.get('median', 0) + time.perf_counter() - t
+        t = time.perf_counter()
         sx = run_sextractor(inverted, detect_thresh=5.0, detect_minarea=25,
                             workdir=workdir)
-        out[ccdchip] = (sx, filtered)
-    return out
+        times['sextractor'] = times.get('sextractor', 0) \
+            + time.perf_counter() - t
+        found[int(ccdchip)] = [[float(r['x']), float(r['y'])] for r in sx]
+    print(json.dumps({'times': times, 'found': found}))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument('--files', type=int, default=2,
-                        help='number of DKC files to time (default 2)')
-    parser.add_argument('--outdir', default=None,
-                        help='directory of simulated DKC files (made if '
-                             'empty)')
-    args = parser.parse_args(argv)
+# --------------------------------------------------------------------------
+# breakdown of (b), step by step on one thread (``--breakdown FILE OUT``)
+def breakdown(path, output):
+    t0 = time.perf_counter()
+    import numpy as np
 
-    from acs_flecks.detect import find_artifacts, find_artifacts_in_chip
-    from acs_flecks.detect.sextractor import (run_sextractor,
-                                              sextractor_available)
+    from acs_flecks.detect import finder
+    from acs_flecks.detect.catalog import (measure_sources, stack_catalogs,
+                                           write_catalog)
+    from acs_flecks.detect.deblend import deblend_segments
+    from acs_flecks.detect.medfilt import fill_and_pad, median_brackets
+    from acs_flecks.detect.normalize import (background_noise_grids,
+                                             expand_grid, expand_taps,
+                                             smooth_background)
     from acs_flecks.io import ACSImage
+    import photutils.segmentation  # noqa: F401
+    import skimage.segmentation  # noqa: F401
+    # loading the compiled kernels from the cache: one call of each on a
+    # tiny chip (what the first call in a process pays)
+    yy, xx = np.mgrid[:64, :64]
+    tiny = (40 * (1 - 0.5 * np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / 20.))
+            + np.random.default_rng(0).normal(0, 1, xx.shape)
+            ).astype(np.float32)
+    finder.find_artifacts_in_chip(tiny, box=16, threads=1)
+    T = {'start-up': time.perf_counter() - t0}
 
-    if not sextractor_available():
-        print('source-extractor is not installed: cannot run (a)')
-        return 1
-    outdir = args.outdir or os.path.join(tempfile.gettempdir(),
-                                         'acs_flecks_bench_find')
-    files = sorted(glob.glob(os.path.join(outdir, '*dkc*.fits')))
+    def add(key, t):
+        T[key] = T.get(key, 0.0) + time.perf_counter() - t
+
+    p = finder.FindParameters()
+    t = time.perf_counter()
+    img = ACSImage(path)
+    chips = {c: img.chip(c, arrays=('SCI', 'DQ'), allow_nan=True)
+             for c in img.chips}
+    arrays = {c: (np.asarray(ch.sci, np.float32),
+                  np.asarray(ch.dq).astype(np.uint16)) for c, ch in
+              chips.items()}
+    add('read', t)
+    tables = []
+    for c, (sci, dq) in arrays.items():
+        t = time.perf_counter()
+        flags = np.uint16(p.mask_flags)
+        level = smooth_background(sci, box=p.box, dq=dq, mask_flags=flags)
+        padded, mask, n = fill_and_pad(sci, dq, flags, level,
+                                       size=p.median_size)
+        # the bracketed median and its exact grid (the exact values near
+        # the threshold are taken in the fused pass, under segmentation)
+        br = median_brackets(padded, size=p.median_size, threads=1)
+        grid = br.grid(4)
+        add('median', t)
+        t = time.perf_counter()
+        sub = finder._deficit(grid, level[::4, ::4])
+        bkg, rms = background_noise_grids(sub, box=p.box // 4, step=1)
+        noise = expand_grid(rms, br.shape, box=p.box, extrapolate=False)
+        np.maximum(noise, finder._noise_floor(noise), out=noise)
+        rows, i0, w0, w1 = expand_taps(bkg, br.shape, box=p.box,
+                                       extrapolate=False)
+        packed, size, coarse, below = br.exact_args()
+        data, above, n_above = finder._data_and_above_bracketed(
+            level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed,
+            size, coarse, below, br.lower)
+        segm = finder._segments(above, p.min_area)
+        if segm is not None:
+            segm = deblend_segments(data, segm, noise=noise, nsigma=p.nsigma,
+                                    branch_area=p.min_area, copy=False)
+        add('segmentation', t)
+        t = time.perf_counter()
+        tables.append(measure_sources(data, segm, ccdchip=c,
+                                      ltv=chips[c].ltv, noise=noise,
+                                      file=img.name))
+        add('catalogue', t)
+    t = time.perf_counter()
+    table = stack_catalogs(tables, {})
+    add('catalogue', t)
+    t = time.perf_counter()
+    write_catalog(table, output)
+    add('write', t)
+    T['total'] = time.perf_counter() - t0
+    T['n'] = len(table)
+    print(json.dumps(T))
+
+
+def _simulated(outdir):
+    import glob
+    files = sorted(glob.glob(os.path.join(outdir, '*dkc_20170531*.fits')))
     if not files:
         from acs_flecks.simulate import simulate_scenario
         print(f'simulating full-frame DKC files in {outdir} ...')
-        res = simulate_scenario('discovery', outdir, seed=0, kinds=['dkc'])
-        files = sorted(str(p) for p in res.files['path'])
-    # epochs after the appearance of the flecks
-    files = [f for f in files if '2017' in f][-args.files:]
-    print(f'{len(files)} file(s), 2 chips of '
-          f'{"x".join(map(str, ACSImage(files[0]).shape[::-1]))} each; '
-          f'CPUs: {len(os.sched_getaffinity(0))}; /proc/loadavg at start: '
+        simulate_scenario('discovery', outdir, seed=0, kinds=['dkc'])
+        files = sorted(glob.glob(os.path.join(outdir,
+                                              '*dkc_20170531*.fits')))
+    return files[0]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['--report']:
+        return report_pipeline(argv[1], argv[2])
+    if argv[:1] == ['--breakdown']:
+        return breakdown(argv[1], argv[2])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument('file', nargs='?', help='full-frame two-chip DKC')
+    parser.add_argument('--repeat', type=int, default=3,
+                        help='timed runs of each (default 3)')
+    parser.add_argument('--many', type=int, default=4,
+                        help='epochs for the many-files runs (find and '
+                             'monitor --scheduler serial in one process; '
+                             'default 4, 0 to skip)')
+    parser.add_argument('--outdir', default=os.path.join(
+        tempfile.gettempdir(), 'acs_flecks_bench_find'),
+        help='where to simulate the file when none is given')
+    args = parser.parse_args(argv)
+
+    from acs_flecks.detect.sextractor import sextractor_available
+    if not sextractor_available():
+        print('source-extractor is not installed: cannot run (a)')
+        return 1
+    path = os.path.abspath(args.file or _simulated(args.outdir))
+    work = tempfile.mkdtemp(prefix='bench_find_')
+    exe = os.path.join(os.path.dirname(sys.executable), 'acs_flecks')
+    cmd_a = [sys.executable, _HERE, '--report', path, work]
+
+    def cmd_b(i):
+        return [exe, 'find', path, '-o', os.path.join(work, f'cat{i}.ecsv')]
+    print(f'file: {path} ({os.path.getsize(path) / 2**20:.0f} MiB); CPUs: '
+          f'{len(os.sched_getaffinity(0))}; load average at start: '
           f'{_loadavg()}')
 
-    # warm up outside the timings: numba cache, and the lazy imports of a
-    # catalog with sources (photutils SourceCatalog loads matplotlib)
-    yy, xx = np.mgrid[:256, :256]
-    warm = 40 * (1 - 0.5 * np.exp(-((xx - 128) ** 2 + (yy - 128) ** 2)
-                                  / 50.0))
-    warm += np.random.default_rng(0).normal(0, 1, warm.shape)
-    assert len(find_artifacts_in_chip(warm.astype(np.float32))) == 1
-    import skimage.segmentation  # noqa: F401  (deblending's watershed)
-    # and one untimed full file: the first full-chip arrays of a process
-    # cost page faults (fresh memory from the kernel) that a monthly job
-    # over many files pays once; reported, not averaged
-    t0 = time.perf_counter()
-    find_artifacts(files[0])
-    print(f'  first find_artifacts call of the process (untimed warm-up): '
-          f'{time.perf_counter() - t0:.3f} s')
-
-    work = tempfile.mkdtemp(prefix='bench_find_')
-    t_a, t_b, c_a, c_b, results_a, results_b = [], [], [], [], [], []
-    for path in files:
-        t0, c0, k0 = time.perf_counter(), time.process_time(), _children()
-        results_a.append(report_pipeline(path, work))
-        t_a.append(time.perf_counter() - t0)
-        c_a.append(time.process_time() - c0 + _children() - k0)
-        t0, c0 = time.perf_counter(), time.process_time()
-        results_b.append(find_artifacts(path))
-        t_b.append(time.perf_counter() - t0)
-        c_b.append(time.process_time() - c0)
-        print(f'  {os.path.basename(path)}: (a) {t_a[-1]:7.2f} s '
-              f'(CPU {c_a[-1]:6.2f} s)   (b) {t_b[-1]:6.3f} s '
-              f'(CPU {c_b[-1]:5.2f} s, both threads)')
-
-    # peak memory of (b), traced separately (tracemalloc slows it down)
-    tracemalloc.start()
-    find_artifacts(files[0])
-    peak_b = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    # agreement
-    from photutils.segmentation import detect_sources
-
-    from acs_flecks.detect.deblend import deblend_segments
-    identical_filter = True
-    n_a = n_b = n_match = n_same = n_same_match = 0
-    dmax = 0.0
-    t_deblend, n_split, n_sx3 = [], 0, 0
-    for path, ra, cat in zip(files, results_a, results_b):
-        img = ACSImage(path)
-        for ccdchip, (sx, filtered) in ra.items():
-            chip = img.chip(ccdchip, arrays=('SCI', 'DQ'))
-            sub, prep = find_artifacts_in_chip(chip.sci, chip.dq,
-                                               ccdchip=ccdchip,
-                                               return_prepared=True)
-            identical_filter &= bool(np.array_equal(prep.filtered, filtered))
-            # cost of the deblending step alone (CPU seconds per chip)
-            data = prep.inverted - prep.background
-            segm = detect_sources(data, 5.0 * prep.noise, n_pixels=25,
-                                  connectivity=8)
-            c0 = time.process_time()
-            split = deblend_segments(data, segm, noise=prep.noise,
-                                     nsigma=5.0, branch_area=25)
-            t_deblend.append(time.process_time() - c0)
-            n_split += split.n_labels - segm.n_labels
-            # SExtractor's own branch area (3 pixels)
-            n_sx3 += deblend_segments(data, segm, noise=prep.noise,
-                                      nsigma=5.0, branch_area=3).n_labels
-            mine = cat[cat['ccdchip'] == ccdchip]
-            n_a += len(sx)
-            n_b += len(mine)
-            for row in mine:
-                d = np.hypot(sx['x'] - row['x'].value,
-                             sx['y'] - row['y'].value) if len(sx) else [9e9]
-                if np.min(d) < 0.5:
-                    n_match += 1
-            same = run_sextractor(prep.inverted - prep.background,
-                                  rms_map=prep.noise, workdir=work)
-            n_same += len(same)
-            for row in mine:
-                d = np.hypot(same['x'] - row['x'].value,
-                             same['y'] - row['y'].value)
-                if len(d) and np.min(d) < 0.5:
-                    n_same_match += 1
-                    dmax = max(dmax, float(np.min(d)))
-
-    a = np.mean(t_a)
-    b = np.mean(t_b)
-    ca = np.mean(c_a)
-    cb = np.mean(c_b)
+    # one untimed run of each: the file and the libraries in the page cache
+    # (and the compiled kernels in the cache folder, as after any first run)
+    run_one(cmd_a)
+    run_one(cmd_b('warm'))
+    ta, tb, ca, cb, ma, mb, outs_a = [], [], [], [], [], [], []
+    for i in range(args.repeat):
+        w, c, m, out = run_one(cmd_a)
+        ta.append(w)
+        ca.append(c)
+        ma.append(m)
+        outs_a.append(json.loads(out.strip().splitlines()[-1]))
+        w, c, m, out = run_one(cmd_b(i))
+        tb.append(w)
+        cb.append(c)
+        mb.append(m)
+        print(f'  run {i + 1}: (a) {ta[-1]:7.2f} s   (b) {tb[-1]:6.3f} s')
+    # start-up alone
+    tv = [run_one([exe, '--version'])[0] for _ in range(5)]
+    th = [run_one([exe, 'find', '--help'])[0] for _ in range(5)]
+    a, b = statistics.median(ta), statistics.median(tb)
     print()
-    print('seconds per two-chip file (mean of %d):' % len(files))
-    print(f'  (a) report pipeline, scipy median_filter + SExtractor: '
-          f'{a:8.2f} s')
-    print(f'  (b) acs_flecks find:                                 '
-          f'{b:8.3f} s')
-    print(f'  ratio (a)/(b): {a / b:6.1f}x   (wall clock, '
-          f'{len(os.sched_getaffinity(0))} CPUs; /proc/loadavg at end: '
-          f'{_loadavg()})')
-    print(f'  CPU seconds per file: (a) {ca:.2f}, (b) {cb:.2f}; CPU ratio '
-          f'{ca / cb:.1f}x')
-    print(f'peak memory: (b) traced {peak_b / 2**20:.0f} MiB; '
-          f'process max RSS {maxrss:.0f} MiB')
-    print(f'filtered images identical to scipy median_filter: '
-          f'{identical_filter}')
-    print(f'detections: (a) SExtractor own background {n_a}, (b) acs_flecks '
-          f'{n_b}, (b) within 0.5 px of (a): {n_match}')
-    print(f'            SExtractor with the acs_flecks noise map {n_same}, '
-          f'matched {n_same_match} (max offset {dmax:.4f} px)')
-    print(f'deblending (included in (b)): {np.mean(t_deblend):.3f} CPU s '
-          f'per chip, {n_split} extra artifact(s) from split blends; with '
-          f'SExtractor\'s 3-pixel branches {n_sx3} artifacts (SExtractor '
-          f'with the acs_flecks noise map: {n_same})')
+    print(f'whole processes, median of {args.repeat} (wall clock):')
+    print(f'  (a) report pipeline (scipy median_filter + SExtractor): '
+          f'{a:8.2f} s  (CPU {statistics.median(ca):.2f} s, '
+          f'peak {max(ma):.0f} MiB)')
+    print(f'  (b) acs_flecks find FILE -o CAT.ecsv:                   '
+          f'{b:8.3f} s  (CPU {statistics.median(cb):.2f} s, '
+          f'peak {max(mb):.0f} MiB)')
+    print(f'  ratio (a)/(b): {a / b:.1f}x wall clock, '
+          f'{statistics.median(ca) / statistics.median(cb):.1f}x CPU '
+          f'seconds   (load average at end: {_loadavg()})')
+    print(f'  acs_flecks --version {statistics.median(tv):.3f} s, '
+          f'acs_flecks find --help {statistics.median(th):.3f} s '
+          f'(median of 5)')
+    ra = outs_a[-1]['times']
+    print('  (a) by step: ' + ', '.join(f'{k} {v:.2f} s'
+                                        for k, v in ra.items()))
+
+    # breakdown of (b) in a fresh process, one thread, step by step
+    out = subprocess.run([sys.executable, _HERE, '--breakdown', path,
+                          os.path.join(work, 'breakdown.ecsv')],
+                         capture_output=True, text=True, check=True).stdout
+    T = json.loads(out.strip().splitlines()[-1])
+    steps = ('start-up', 'read', 'median', 'segmentation', 'catalogue',
+             'write')
+    print('  (b) by step, one thread, fresh process: '
+          + ', '.join(f'{k} {T[k]:.3f} s' for k in steps)
+          + f'; total {T["total"]:.3f} s')
+
+    # the catalogues: identical in every run, and against SExtractor
+    blobs = {open(os.path.join(work, f'cat{i}.ecsv'), 'rb').read()
+             for i in range(args.repeat)}
+    print(f'catalogues of (b) byte-identical across runs: {len(blobs) == 1}')
+    from astropy.table import QTable
+    import numpy as np
+    cat = QTable.read(os.path.join(work, 'cat0.ecsv'), format='ascii.ecsv')
+    n_sx = n_match = 0
+    for chip, pos in outs_a[-1]['found'].items():
+        pos = np.array(pos).reshape(-1, 2)
+        n_sx += len(pos)
+        mine = cat[cat['ccdchip'] == int(chip)]
+        for row in mine:
+            d = np.hypot(pos[:, 0] - row['x'].value, pos[:, 1] - row['y'].value)
+            n_match += bool(len(d) and d.min() < 0.5)
+    print(f'detections: (a) SExtractor {n_sx}, (b) acs_flecks {len(cat)}, '
+          f'(b) within 0.5 px of (a): {n_match}')
+
+    # many epochs in one process: start-up and kernel loading paid once
+    if args.many:
+        import glob
+        many = sorted(glob.glob(os.path.join(os.path.dirname(path),
+                                             '*dkc*.fits')))[:args.many]
+        w, c, m, _ = run_one([exe, 'find', *many, '-o',
+                              os.path.join(work, 'many.ecsv')])
+        print(f'many files, one process: acs_flecks find on {len(many)} '
+              f'full-frame epochs {w:.1f} s = {60 * len(many) / w:.1f} '
+              f'epochs/min (vs {60 / b:.1f} epochs/min one process per '
+              f'epoch); CPU {c:.1f} s, peak {m:.0f} MiB')
+        w, c, m, _ = run_one([exe, 'monitor', *many, '--db',
+                              os.path.join(work, 'many.sqlite'),
+                              '--scheduler', 'serial', '--no-progress'])
+        print(f'  acs_flecks monitor --scheduler serial on the same: '
+              f'{w:.1f} s = {60 * len(many) / w:.1f} epochs/min; CPU '
+              f'{c:.1f} s, peak {m:.0f} MiB')
     return 0
 
 

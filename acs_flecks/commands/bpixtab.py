@@ -21,11 +21,6 @@ Exit status: 0 written, 1 certification failed, 2 bad input.
 
 import os
 
-import numpy as np
-from astropy.table import Table
-
-from ..exceptions import AcsFlecksError, CertificationError
-
 NAME = 'bpixtab'
 
 #: The flecks are on the WFC CCDs only.
@@ -78,6 +73,10 @@ def add_arguments(parser):
 
 def read_table(path, what):
     """Read an ECSV (or any astropy-readable) table, or raise."""
+    from astropy.table import Table
+
+    from ..exceptions import AcsFlecksError
+
     if path is None:
         return None
     if not os.path.isfile(path):
@@ -94,6 +93,8 @@ def read_table(path, what):
 def _bad_pixels_from_flats(args, flecks):
     """Measure each fleck of the catalog in the lamp flats (report §6.1)
     and keep its pixels under the threshold (acs_flecks.characterize)."""
+    from ..exceptions import AcsFlecksError
+
     try:
         from ..characterize import bad_pixels, measure_transmissivity
     except ImportError as exc:
@@ -129,7 +130,10 @@ def check_positions(table, path, what, *, detector='WFC'):
     """Every row of a fleck or bad-pixel table on a chip of ``detector``
     (ccdchip, finite 1-indexed x, y inside the chip); the message names the
     table's file."""
+    import numpy as np
+
     from ..bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
+    from ..exceptions import AcsFlecksError
     names = {n.lower(): n for n in table.colnames}
     missing = [c for c in ('ccdchip', 'x', 'y') if c not in names]
     if missing:
@@ -168,6 +172,7 @@ def _validate(args):
     """Options that need no file, before anything is read (after the
     USEAFTER, threshold and certification limits)."""
     from ..characterize import parse_box
+    from ..exceptions import AcsFlecksError
     from ..validate import check_dq_value
     check_dq_value(args.value, '--value')
     try:
@@ -181,6 +186,7 @@ def _validate(args):
 def run(args):
     from ..bpixtab import (check_threshold, deliver_bpixtab, parse_useafter,
                            select_bad_pixels)
+    from ..exceptions import AcsFlecksError, CertificationError
     from ..io import check_detector
     from ..reference import resolve_reference
     from ..utils import OutputGuard

@@ -10,8 +10,6 @@ Example::
     acs_flecks eper eper/*.fits --ccdchip 1 --x 3510 --y 355 -o out/
 """
 
-from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
-from ..exceptions import AcsFlecksError
 from .transmissivity import (add_position_arguments, check_outdir,
                              check_position_arguments)
 
@@ -31,6 +29,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import eper_ratio, output_prefix, pair_eper, parse_box
+    from ..exceptions import AcsFlecksError
+
     check_position_arguments(args, list(args.images),
                              thresholds=('aperture_threshold',))
     if args.ratio_box:

@@ -12,15 +12,15 @@ Examples::
 
 import os
 
-from ..exceptions import AcsFlecksError
-from ..plotting.report_figures import (DATE_OF_ORIGIN, read_manifest,
-                                       regenerate_figures)
+from ..defaults import DATE_OF_ORIGIN
 
 NAME = 'figures'
 HELP = "regenerate the report's Figures 1-18"
 
 
 def _numbers(text):
+    from ..exceptions import AcsFlecksError
+
     try:
         out = []
         for part in text.split(','):
@@ -67,6 +67,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..exceptions import AcsFlecksError
+    from ..plotting.report_figures import read_manifest, regenerate_figures
+
     inputs = {'dkc': list(args.dkc), 'unflashed': list(args.unflashed),
               'flats': list(args.flats), 'eper': list(args.eper),
               'daily_darks': list(args.daily_dark)}

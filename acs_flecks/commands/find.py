@@ -15,14 +15,7 @@ Examples::
 
 import os
 
-import numpy as np
-from astropy.table import vstack
-
-from ..detect.catalog import (match_known, read_catalog, write_catalog,
-                              write_ds9_regions)
-from ..detect.finder import DEFAULT_MASK_FLAGS, FindParameters, find_artifacts
-from ..exceptions import AcsFlecksError
-from ..io import ACSImage
+from ..defaults import DEFAULT_MASK_FLAGS
 
 NAME = 'find'
 HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'
@@ -93,7 +86,25 @@ def _region_path(base, tag, many):
     return f'{stem}_{tag}{ext or ".reg"}'
 
 
+#: Imported in the background while the chips are read and median filtered
+#: (GIL-free): what the segmentation and the catalogue need afterwards.
+#: matplotlib: photutils' SourceCatalog imports it (and skimage) on creation
+#: to record their versions in its metadata (photutils.utils._misc).
+PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation',
+           'matplotlib')
+
+
 def run(args):
+    import numpy as np
+    from astropy.table import vstack
+
+    from ..detect.catalog import (match_known, read_catalog, write_catalog,
+                                  write_ds9_regions)
+    from ..detect.finder import FindParameters, find_artifacts
+    from ..exceptions import AcsFlecksError
+    from ..io import ACSImage
+    from ..preload import preload
+
     # validate everything before any work, so nothing is written on error
     from ..utils import OutputGuard
     from ..validate import check_number
@@ -133,6 +144,8 @@ def run(args):
                        option='--thumbnails')
     known = read_catalog(args.known) if args.known else None
     guard.create()
+    # inputs valid: import the rest while the first chips are searched
+    preload(*PRELOAD)
 
     catalogs = []
     for img in images:

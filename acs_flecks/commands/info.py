@@ -9,10 +9,6 @@ Example::
 
 import sys
 
-from astropy.table import Table
-
-from ..io import ACSImage
-
 NAME = 'info'
 HELP = 'print the metadata acs_flecks reads from ACS files'
 
@@ -23,6 +19,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    from astropy.table import Table
+
+    from ..io import ACSImage
+
     rows = []
     for path in args.files:
         img = ACSImage(path)

@@ -11,7 +11,6 @@ Example::
         --x 1521 --y 1773 -o out/
 """
 
-from ..characterize import compare_led_lamp, measure_transmissivity, parse_box
 from .transmissivity import (add_position_arguments, check_outdir,
                              check_position_arguments)
 
@@ -29,6 +28,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import (compare_led_lamp, measure_transmissivity,
+                                parse_box)
+
     check_position_arguments(args, [args.dkc, *args.flats],
                              thresholds=('aperture_threshold',))
     from ..io import check_detectors

@@ -15,10 +15,6 @@ Examples::
 import os
 import sys
 
-from astropy.table import QTable
-
-from ..exceptions import AcsFlecksError
-
 NAME = 'lightpath'
 HELP = 'flashed vs un-flashed: particle in the light path or CCD defect'
 
@@ -47,6 +43,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from astropy.table import QTable
+
+    from ..exceptions import AcsFlecksError
     from ..monitor.lightpath import lightpath_test
     from ..utils import OutputGuard, write_ecsv
     from ..validate import check_chip_position, check_number

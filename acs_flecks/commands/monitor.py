@@ -23,12 +23,7 @@ Examples::
 import os
 import sys
 
-import numpy as np
-
-from ..coords import chip_name
-from ..exceptions import AcsFlecksError
-from ..monitor.classify import DEFAULT_CHANGE_NSIGMA
-from ..monitor.crossmatch import DEFAULT_TOLERANCE
+from ..defaults import DEFAULT_CHANGE_NSIGMA, DEFAULT_TOLERANCE
 
 NAME = 'monitor'
 HELP = 'find, cross-match and classify artifacts across epochs (history DB)'
@@ -79,6 +74,10 @@ def add_arguments(parser):
 
 
 def _print_summary(art):
+    import numpy as np
+
+    from ..coords import chip_name
+
     s = art.meta.get('summary', {})
     names, counts = np.unique(np.asarray(art['status']), return_counts=True)
     print(f'history: {art.meta.get("n_epochs_total", "?")} epoch(s); '
@@ -109,6 +108,7 @@ def _print_summary(art):
 def _validate(args, files):
     """Every option and output, before the database is opened."""
     from ..detect import FindParameters
+    from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
     from ..validate import check_figure_format, check_integer, check_number
     check_number(args.tolerance, '--tolerance', minimum=0, inclusive=False)
@@ -139,6 +139,7 @@ def _validate(args, files):
 
 
 def run(args):
+    from ..exceptions import AcsFlecksError
     from ..monitor import HistoryDatabase, monitor_epochs
     files = list(args.files) + list(args.add)
     if args.add and not os.path.exists(args.db):

@@ -12,9 +12,6 @@ Example::
 
 import os
 
-from ..characterize import output_prefix, shadow_time_series
-from ..exceptions import AcsFlecksError
-from ..utils import OutputGuard
 from .transmissivity import check_outdir
 
 NAME = 'shadow'
@@ -22,6 +19,8 @@ HELP = 'shadow-trail vs empty-box signal over short darks (§5)'
 
 
 def _box(text, option='box'):
+    from ..exceptions import AcsFlecksError
+
     try:
         vals = [int(v) for v in text.split(',')]
     except ValueError:
@@ -56,7 +55,11 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import output_prefix, shadow_time_series
+    from ..exceptions import AcsFlecksError
+    from ..utils import OutputGuard
     from ..validate import check_chip_position
+
     for path in args.darks:
         if not os.path.isfile(path):
             raise AcsFlecksError('no such file' if not os.path.isdir(path)

@@ -8,7 +8,9 @@ layout, plus ``manifest.ecsv``, ``truth_artifacts.ecsv`` and
 
 Scenarios: ``discovery`` (the report's 2017 timeline: ~100 freckles and the
 three flecks appearing on 2017-05-05), ``population`` (random flecks of many
-sizes and depths, for completeness curves), ``blank`` (no particles).
+sizes and depths, for completeness curves), ``blank`` (no particles),
+``lifetime`` (monthly epochs 2002-2026 with the 2017 flecks, an artifact that
+fades and one that moves; use --window).
 
 Examples::
 
@@ -16,8 +18,7 @@ Examples::
     acs_flecks simulate discovery sim/ --window 200 --kinds dkc,flat
 """
 
-from ..simulate import simulate_scenario
-from ..simulate.scenarios import KINDS, SCENARIOS
+from ..defaults import KINDS, SCENARIOS
 
 NAME = 'simulate'
 HELP = 'write simulated ACS/WFC files and their truth'
@@ -43,6 +44,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..simulate import simulate_scenario
+
     res = simulate_scenario(args.scenario, args.outdir, seed=args.seed,
                             window=args.window, kinds=args.kinds,
                             dq4_after=args.dq4_after)

@@ -18,11 +18,7 @@ Example::
 
 import os
 
-from ..characterize import (COMBINE_RULES, bad_pixels, measure_transmissivity,
-                            parse_box)
-from ..characterize.fleck import FleckCharacterization, write_figures
-from ..exceptions import AcsFlecksError
-from ..utils import write_ecsv
+from ..defaults import COMBINE_RULES
 
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
@@ -66,8 +62,11 @@ def check_position_arguments(args, inputs, *, thresholds=()):
     thresholds : iterable of str
         Attribute names of fraction options (``'aperture_threshold'``).
     """
+    from ..characterize import parse_box
+    from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
     from ..validate import check_chip_position, check_number
+
     for path in inputs:
         if not os.path.isfile(path):
             raise AcsFlecksError('no such file' if not os.path.isdir(path)
@@ -105,9 +104,13 @@ def add_arguments(parser):
 
 
 def run(args):
+    from ..characterize import bad_pixels, measure_transmissivity, parse_box
+    from ..characterize.fleck import FleckCharacterization, write_figures
+    from ..utils import write_ecsv
+    from ..validate import check_number
+
     check_position_arguments(args, list(args.flats) + list(args.before or []),
                              thresholds=('aperture_threshold',))
-    from ..validate import check_number
     check_number(args.badpix_threshold, '--badpix-threshold', minimum=0,
                  maximum=1)
     from ..io import check_detectors

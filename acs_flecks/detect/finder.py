@@ -56,7 +56,8 @@ from ..jit import njit
 from .catalog import measure_sources, stack_catalogs
 from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
                       check_deblend_parameters, deblend_segments)
-from .medfilt import check_median_size, fill_and_pad, median_of_padded
+from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
+                      median_brackets, median_of_padded)
 from .normalize import (background_and_noise, background_noise_grids,
                         expand_grid, expand_taps, smooth_background)
 
@@ -66,10 +67,10 @@ __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
 
 log = logging.getLogger(__name__)
 
-#: DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
-#: detector pixel, what this package writes for fleck pixels).
-DEFAULT_MASK_FLAGS = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024
-                      | 2048 | 4096 | 8192)
+# DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
+# detector pixel, what this package writes for fleck pixels); defined in
+# acs_flecks.defaults (light, for the command line's --help).
+from ..defaults import DEFAULT_MASK_FLAGS  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -225,9 +226,12 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
 
 
 def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
-                        ccdchip=None, return_mask=False, keep_padded=False):
+                        ccdchip=None, return_mask=False, keep_padded=False,
+                        brackets=False):
     """Steps 1-3: the median-filtered chip and its smooth level (and the
-    mask, or the padded input of the median, free for reuse)."""
+    mask, or the padded input of the median, free for reuse); with
+    ``brackets``, the `~acs_flecks.detect.medfilt.MedianBrackets` of the
+    median instead of the filtered chip."""
     where = '' if ccdchip is None else f'chip CCDCHIP={ccdchip}: '
     sci = np.asarray(sci, dtype=np.float32)
     if sci.ndim != 2:
@@ -259,7 +263,12 @@ def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
             f'{where}no positive illumination level (median level '
             f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
             path=path)
-    filtered = median_of_padded(padded, size=p.median_size, threads=threads)
+    if brackets:
+        filtered = median_brackets(padded, size=p.median_size,
+                                   threads=threads)
+    else:
+        filtered = median_of_padded(padded, size=p.median_size,
+                                    threads=threads)
     if keep_padded:
         return filtered, level, padded
     del padded
@@ -341,7 +350,16 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
     The background and noise grids only sample every 4th pixel of the
     inverted image, so the inverted image is computed on those samples
     only; the background is interpolated on the fly in the fused loop
-    `_data_and_above` (fewer full-chip passes and page faults).
+    `_data_and_above_bracketed` (fewer full-chip passes and page faults).
+
+    The median itself is not computed everywhere: the catalogue depends on
+    it only at those samples, and where the deficit may exceed the
+    threshold (the segments are made of such pixels).
+    `~acs_flecks.detect.medfilt.median_brackets` gives every pixel a
+    proven lower bound of its median (hence an upper bound of its
+    deficit) and the exact value on request: exact at the grid samples,
+    and exact wherever the bound does not rule out the threshold.  Where
+    it does, ``data`` holds the bound (those pixels are in no segment).
 
     Returns
     -------
@@ -361,26 +379,25 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
         data = prep.inverted - prep.background
         above = data > np.float32(p.nsigma) * prep.noise
         return data, above, int(np.count_nonzero(above)), prep.noise, None
-    filtered, level, padded = _filtered_and_level(
+    brackets, level, padded = _filtered_and_level(
         sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
-        keep_padded=True)
-    sub = _deficit(filtered[::4, ::4], level[::4, ::4])
+        keep_padded=True, brackets=True)
+    sub = _deficit(brackets.grid(4), level[::4, ::4])
     bkg_grid, rms_grid = background_noise_grids(sub, box=p.box // 4, step=1)
     del sub
-    # the noise map goes into the memory of the median's (used) input
-    ny, nx = filtered.shape
-    noise = expand_grid(rms_grid, filtered.shape, box=p.box,
+    # the noise map goes into the memory of the median's (encoded) input
+    ny, nx = brackets.shape
+    noise = expand_grid(rms_grid, brackets.shape, box=p.box,
                         extrapolate=False, out=padded[:ny, :nx])
     del padded
     np.maximum(noise, _noise_floor(noise), out=noise)
     _widen_edge_noise(noise, p.median_size, p.median_mode)
-    rows, i0, w0, w1 = expand_taps(bkg_grid, filtered.shape, box=p.box,
+    rows, i0, w0, w1 = expand_taps(bkg_grid, brackets.shape, box=p.box,
                                    extrapolate=False)
-    # written over the filtered image (each pixel read before it is
-    # replaced): one full-chip allocation less
-    data, above, n_above = _data_and_above(filtered, level, rows, i0, w0,
-                                           w1, noise, np.float32(p.nsigma),
-                                           filtered)
+    packed, size, coarse, below = brackets.exact_args()
+    data, above, n_above = _data_and_above_bracketed(
+        level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed, size,
+        coarse, below, brackets.lower)
     # the level is not needed any more: its memory takes the labels
     return data, above, n_above, noise, level.view(np.int32)
 
@@ -399,14 +416,20 @@ def _deficit(filtered, level):
 
 
 @njit(nogil=True)
-def _data_and_above(filtered, level, rows, i0, w0, w1, noise, nsigma,
-                    data):
+def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
+                              packed, size, coarse, below, lower):
     """``data = 100 x (1 - filtered / level) - background`` with the
     background interpolated on the fly (`expand_taps`: the same float32
-    operations as `_deficit` and `expand_grid`), and where ``data >
-    nsigma x noise``, in one pass.  ``data`` (output) may be
-    ``filtered``."""
-    above = np.empty(filtered.shape, np.bool_)
+    operations as `_deficit` and `expand_grid`), and where ``data > nsigma
+    x noise``, in one pass, from the median's brackets: the deficit of each
+    pixel from the lower bound of its median (``lower[coarse]``) is an upper
+    bound of the true deficit (every float32 operation is monotone); only
+    where that bound exceeds ``nsigma x noise`` is the exact median taken
+    (`~acs_flecks.detect.medfilt.exact_median_at`), so ``above`` is exact
+    everywhere and ``data`` exact wherever ``above`` may be true."""
+    data = np.empty(level.shape, np.float32)
+    above = np.empty(level.shape, np.bool_)
+    buf = np.empty(size * size, np.int64)
     n = 0
     for r in range(data.shape[0]):
         a = rows[i0[r]]
@@ -414,12 +437,17 @@ def _data_and_above(filtered, level, rows, i0, w0, w1, noise, nsigma,
         wa = w0[r]
         wb = w1[r]
         for c in range(data.shape[1]):
-            inv = np.float32(100) * (
-                np.float32(1) - filtered[r, c] / level[r, c])
+            thr = nsigma * noise[r, c]
             bkg = wa * a[c] + wb * b[c]
+            f = lower[coarse[r, c]]
+            inv = np.float32(100) * (np.float32(1) - f / level[r, c])
             d = inv - bkg
+            if d > thr:
+                f = exact_median_at(packed, size, coarse, below, r, c, buf)
+                inv = np.float32(100) * (np.float32(1) - f / level[r, c])
+                d = inv - bkg
             data[r, c] = d
-            t = d > nsigma * noise[r, c]
+            t = d > thr
             above[r, c] = t
             n += t
     return data, above, n
@@ -527,9 +555,9 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
     prepared : `PreparedChip`
         Only with ``return_prepared=True``.
     """
-    from photutils.segmentation import detect_sources
-    from photutils.utils.exceptions import NoDetectionsWarning
-
+    # photutils is imported where it is used, after the median filter: its
+    # import (~1 CPU s, scipy.signal and scipy.stats) can then overlap the
+    # GIL-free median of the chips (see acs_flecks.commands.find)
     p = FindParameters(median_size=median_size, nsigma=nsigma,
                        min_area=min_area, mask_flags=mask_flags, box=box,
                        median_mode=median_mode, deblend=deblend,
@@ -547,6 +575,9 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
             sci, dq, p, threads=threads, path=path, ccdchip=ccdchip)
     segm = None
     if return_prepared:
+        from photutils.segmentation import detect_sources
+        from photutils.utils.exceptions import NoDetectionsWarning
+
         with warnings.catch_warnings():
             # "no sources found" is a normal result here (a clean chip)
             warnings.simplefilter('ignore', NoDetectionsWarning)

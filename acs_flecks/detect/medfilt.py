@@ -40,6 +40,13 @@ d c b a``, numpy's ``'symmetric'``); ``mode='nearest'`` is also supported.
 The kernel is compiled with numba (``nogil``), so rows are processed by
 several threads at once.
 
+`median_brackets` does less: the median's *coarse* bin (top 6 bits of the
+codes) for every pixel, by a constant-time sliding histogram of 64 bins
+(Perreault & Hebert 2007), which bounds each median from below by a proven
+value, and the exact value of any pixel on request (one of the few window
+values of that bin).  The §7 search uses it: it needs exact values only at
+its noise grid and where the bound does not rule out its threshold.
+
 >>> import numpy as np
 >>> from scipy import ndimage
 >>> from acs_flecks.detect.medfilt import median_filter
@@ -60,7 +67,8 @@ from ..exceptions import AcsFlecksError
 from ..jit import njit
 
 __all__ = ['median_filter', 'median_of_padded', 'fill_and_pad',
-           'check_median_size', 'MEDIAN_MODES']
+           'check_median_size', 'MEDIAN_MODES', 'median_brackets',
+           'MedianBrackets', 'exact_median_at']
 
 log = logging.getLogger(__name__)
 
@@ -408,3 +416,249 @@ def fill_and_pad(sci, dq, flags, level, *, size=15, mode='reflect'):
                              f'got {mode!r}')
     return _fill_and_pad(sci, dq, np.uint16(flags), level,
                          check_median_size(size) // 2, mode == 'reflect')
+
+
+# --------------------------------------------------------------------------
+# Bracketed median: the median's coarse bin everywhere, exact values only
+# where asked (see `median_brackets`; used by the §7 search).
+
+#: Coarse bins of `median_brackets` (6 bits of the 14-bit codes).
+_COARSE_SHIFT = 8
+_NCOARSE = _NBINS >> _COARSE_SHIFT
+
+
+@njit(nogil=True)
+def _coarse_rows(packed, size, row0, row1, ncol, coarse, below):
+    """Perreault & Hebert sliding histogram of the coarse codes
+    (``code >> 8``, 64 bins) for output rows [row0, row1): the coarse bin
+    of each window's median and the number of window values in lower
+    bins.  ``packed`` is the transposed array of `_encode`."""
+    nb = _NCOARSE
+    kth = (size * size) // 2
+    ncolp = packed.shape[0]
+    colh = np.zeros((ncolp, nb), np.int32)
+    kern = np.zeros(nb, np.int32)
+    for c in range(ncolp):
+        for r in range(row0, row0 + size):
+            colh[c, (np.int64(packed[c, r]) & 0xFFFF) >> _COARSE_SHIFT] += 1
+    for i in range(row0, row1):
+        if i > row0:
+            for c in range(ncolp):
+                colh[c, (np.int64(packed[c, i - 1]) & 0xFFFF)
+                     >> _COARSE_SHIFT] -= 1
+                colh[c, (np.int64(packed[c, i + size - 1]) & 0xFFFF)
+                     >> _COARSE_SHIFT] += 1
+        for b in range(nb):
+            kern[b] = 0
+        for c in range(size):
+            for b in range(nb):
+                kern[b] += colh[c, b]
+        for j in range(ncol):
+            if j > 0:
+                for b in range(nb):
+                    kern[b] += colh[j + size - 1, b] - colh[j - 1, b]
+            acc = 0
+            m = 0
+            while acc + kern[m] <= kth:
+                acc += kern[m]
+                m += 1
+            coarse[i - row0, j] = m
+            below[i - row0, j] = acc
+
+
+@njit(nogil=True)
+def _exact_at(packed, size, i, j, m, below, buf):
+    """The exact median (float32 bits) of the window of output pixel
+    (i, j) whose median is in coarse bin ``m`` above ``below`` values:
+    the window's values of that bin, sorted, and the wanted one."""
+    kth = (size * size) // 2
+    k = 0
+    for c in range(j, j + size):
+        for r in range(i, i + size):
+            v = np.int64(packed[c, r])
+            if ((v & 0xFFFF) >> _COARSE_SHIFT) == m:
+                buf[k] = v >> 16
+                k += 1
+    for a in range(1, k):
+        v = buf[a]
+        b = a - 1
+        while b >= 0 and buf[b] > v:
+            buf[b + 1] = buf[b]
+            b -= 1
+        buf[b + 1] = v
+    key = buf[kth - below]
+    if key & 0x80000000:
+        return np.uint32(key & 0x7FFFFFFF)
+    return np.uint32((~key) & 0xFFFFFFFF)
+
+
+@njit(nogil=True)
+def _exact_grid(packed, size, coarse, below, step, out):
+    """Exact medians at every ``step``-th row and column."""
+    buf = np.empty(size * size, np.int64)
+    for a in range(out.shape[0]):
+        for b in range(out.shape[1]):
+            i = a * step
+            j = b * step
+            out[a, b] = _exact_at(packed, size, i, j, np.int64(coarse[i, j]),
+                                  np.int64(below[i, j]), buf)
+    return out
+
+
+@njit(nogil=True)
+def _coarse_minimum(kmin):
+    """Smallest key among the image's values of each coarse bin (the
+    bin's lower bound on the median), as float32 bits; 0xFFFFFFFF-keyed
+    (empty) bins get +inf."""
+    out = np.empty(_NCOARSE, np.uint32)
+    for m in range(_NCOARSE):
+        key = np.int64(0xFFFFFFFF)
+        for q in range(m << _COARSE_SHIFT, (m + 1) << _COARSE_SHIFT):
+            if kmin[q] < key:
+                key = kmin[q]
+        if key == 0xFFFFFFFF:
+            out[m] = np.uint32(0x7F800000)       # +inf: never reached
+        elif key & 0x80000000:
+            out[m] = np.uint32(key & 0x7FFFFFFF)
+        else:
+            out[m] = np.uint32((~key) & 0xFFFFFFFF)
+    return out
+
+
+class MedianBrackets:
+    """
+    The median filter of an image known everywhere to within a proven
+    interval, and exactly wherever asked (`median_brackets`).
+
+    Attributes
+    ----------
+    size : int
+    coarse : uint8 array
+        Coarse bin of each pixel's median.
+    below : uint8 array
+        Number of window values in lower coarse bins.
+    lower : float32 array (64,)
+        Lower bound of a median in each coarse bin (the smallest value of
+        the image in that bin): ``median >= lower[coarse]``, exactly.
+    """
+
+    def __init__(self, packed, size, coarse, below, lower):
+        self._packed = packed
+        self.size = size
+        self.coarse = coarse
+        self.below = below
+        self.lower = lower
+
+    @property
+    def shape(self):
+        return self.coarse.shape
+
+    def grid(self, step):
+        """Exact medians at ``[::step, ::step]`` (float32), equal to
+        ``median_filter(...)[::step, ::step]``."""
+        ny, nx = self.shape
+        out = np.empty(((ny + step - 1) // step, (nx + step - 1) // step),
+                       np.uint32)
+        return _exact_grid(self._packed, self.size, self.coarse, self.below,
+                           step, out).view(np.float32)
+
+    def exact_args(self):
+        """What `exact_median_at` needs inside a numba loop."""
+        return self._packed, self.size, self.coarse, self.below
+
+
+@njit(nogil=True)
+def exact_median_at(packed, size, coarse, below, i, j, buf):
+    """Exact median (float32) of output pixel (i, j) of `MedianBrackets`
+    (``buf``: int64 work array of ``size**2``)."""
+    bits = _exact_at(packed, size, i, j, np.int64(coarse[i, j]),
+                     np.int64(below[i, j]), buf)
+    return np.array([bits], np.uint32).view(np.float32)[0]
+
+
+def median_brackets(padded, *, size=15, threads=None):
+    """
+    Bracket the median filter of a padded image (as `median_of_padded`)
+    without computing it everywhere.
+
+    The 14-bit codes of `median_of_padded` are a monotone quantization, so
+    the coarse code (the top 6 bits) of each window's median is the median
+    of the window's coarse codes; a constant-time sliding histogram of 64
+    bins (Perreault & Hebert 2007: 64-element vector additions per pixel)
+    gives it, and the exact value of any pixel is then one of the few
+    window values in that bin.  A search whose result depends on the
+    filtered value only near a threshold, or at a sparse grid, asks for
+    the exact value only there (`MedianBrackets.grid`,
+    `exact_median_at`) and gets everything else as a proven lower bound
+    (`MedianBrackets.lower`).
+
+    Parameters
+    ----------
+    padded : 2-D float32 array
+        Finite values, padded by ``size // 2`` (`fill_and_pad`).
+    size : int
+    threads : int, optional
+
+    Returns
+    -------
+    MedianBrackets
+    """
+    size = check_median_size(size)
+    half = size // 2
+    nrow, ncol = padded.shape[0] - 2 * half, padded.shape[1] - 2 * half
+    lo, scale = _quantizer(padded[half:half + nrow, half:half + ncol])
+    packed, _single, kmin = _encode_with_min(padded, padded.view(np.uint32),
+                                             lo, scale, _NBINS)
+    coarse = np.empty((nrow, ncol), np.uint8)
+    below = np.empty((nrow, ncol), np.uint8)
+    if threads is None:
+        threads = min(4, len(os.sched_getaffinity(0))
+                      if hasattr(os, 'sched_getaffinity') else os.cpu_count())
+    threads = max(1, min(int(threads), nrow))
+    band = max(64, -(-nrow // (2 * threads)))
+    starts = range(0, nrow, band)
+
+    def work(a):
+        b = min(a + band, nrow)
+        _coarse_rows(packed, size, a, b, ncol, coarse[a:b], below[a:b])
+    if threads == 1:
+        for a in starts:
+            work(a)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(work, starts))
+    lower = _coarse_minimum(kmin).view(np.float32)
+    return MedianBrackets(packed, size, coarse, below, lower)
+
+
+@njit(nogil=True)
+def _encode_with_min(padded, bits, lo, scale, nbins):
+    """`_encode`, and the smallest key of each bin."""
+    nr, nc = padded.shape
+    packed = np.empty((nc, nr), np.uint64)
+    kmin = np.full(nbins, 0xFFFFFFFF, np.int64)
+    kmax = np.full(nbins, -1, np.int64)
+    top = nbins - 1
+    for r0 in range(0, nr, 64):
+        r1 = min(r0 + 64, nr)
+        for c in range(nc):
+            for r in range(r0, r1):
+                v = (np.float64(padded[r, c]) - lo) * scale
+                if v <= 0.0:
+                    q = 0
+                elif v >= top:
+                    q = top
+                else:
+                    q = int(v)
+                b = np.int64(bits[r, c])
+                if b & 0x80000000:
+                    k = (~b) & 0xFFFFFFFF
+                else:
+                    k = b | 0x80000000
+                packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
+                if k < kmin[q]:
+                    kmin[q] = k
+                if k > kmax[q]:
+                    kmax[q] = k
+    return packed, kmin == kmax, kmin
+

@@ -84,8 +84,9 @@ __all__ = ['classify_history', 'STATUSES', 'CHANGE_FLOORS',
 #: The possible values of the ``status`` column.
 STATUSES = ('stable', 'new', 'vanished', 'changed', 'transient')
 
-#: Default threshold (in units of the uncertainty) for ``changed``.
-DEFAULT_CHANGE_NSIGMA = 5.0
+# Default threshold (in units of the uncertainty) for ``changed``: defined
+# in acs_flecks.defaults (light, for the command line's --help).
+from ..defaults import DEFAULT_CHANGE_NSIGMA  # noqa: E402
 
 #: Default significance of a forced measurement that counts as "present".
 DEFAULT_FORCED_NSIGMA = 3.0

@@ -47,11 +47,9 @@ from ..detect.footprint import footprint_keys, footprints_touch
 __all__ = ['match_positions', 'build_tracks', 'associate_detections',
            'DEFAULT_TOLERANCE']
 
-#: Default matching radius in pixels.  The centroid of a median-filtered
-#: deficit segment jitters by a few tenths of a pixel between epochs and the
-#: report's EPER comparison shows sub-pixel motion, so 3 pixels is safely
-#: above that and well below the spacing of the freckles.
-DEFAULT_TOLERANCE = 3.0
+# Default matching radius in pixels (why 3: see acs_flecks.defaults, its
+# one definition, light for the command line's --help).
+from ..defaults import DEFAULT_TOLERANCE  # noqa: E402
 
 
 def match_positions(reference, candidates, *, tolerance=DEFAULT_TOLERANCE):

@@ -162,6 +162,14 @@ class Artifact:
         (before the LED stretch).
     led_halo_theta : float or None
         Angle of the ``led_halo_a`` axis from +x (radians); None = ``theta``.
+    fade : tuple of str
+        ``(start, end)`` ISO dates: the blocking falls linearly from full
+        at ``start`` to nothing at ``end``, after which the particle is gone
+        (``()`` = never fades).
+    move : tuple
+        ``(start, end, dx, dy)``: the shadow drifts linearly by (``dx``,
+        ``dy``) pixels between the ISO dates ``start`` and ``end``, ending at
+        (``x``, ``y``) (``()`` = does not move; see `offset_at`).
     """
 
     id: str
@@ -185,6 +193,8 @@ class Artifact:
     led_halo_a: float = 0.0
     led_halo_b: float = 0.0
     led_halo_theta: float = None
+    fade: tuple = ()
+    move: tuple = ()
 
     # -- geometry ----------------------------------------------------------
     @property
@@ -204,6 +214,8 @@ class Artifact:
                         * self.led_stretch)
         reach += np.hypot(self.led_dx, self.led_dy)
         reach += np.hypot(self.eper_dx, self.eper_dy)
+        if self.move:
+            reach += np.hypot(self.move[2], self.move[3])
         return int(np.ceil(reach)) + 2
 
     def box(self, offset=(0.0, 0.0)):
@@ -216,16 +228,41 @@ class Artifact:
     def offset_at(self, date):
         """Position offset (dx, dy) of the lamp shadow at ``date`` relative to
         (x, y): -(eper_dx, eper_dy) up to the first EPER epoch, drifting
-        linearly to (0, 0) at the second."""
-        if date is None or (self.eper_dx == 0 and self.eper_dy == 0):
+        linearly to (0, 0) at the second; plus, for a particle that
+        ``move`` set, -(dx, dy) up to its start, drifting linearly to (0, 0)
+        at its end."""
+        if date is None:
             return 0.0, 0.0
+        ox = oy = 0.0
+        if self.eper_dx != 0 or self.eper_dy != 0:
+            t = mjd_of(date)
+            t1, t2 = mjd_of(EPER_EPOCHS[0]), mjd_of(EPER_EPOCHS[1])
+            frac = float(np.clip((t - t1) / (t2 - t1), 0.0, 1.0))
+            ox, oy = (frac - 1.0) * self.eper_dx, (frac - 1.0) * self.eper_dy
+        if self.move:
+            start, end, dx, dy = self.move
+            t = mjd_of(date)
+            t1, t2 = mjd_of(start), mjd_of(end)
+            frac = float(np.clip((t - t1) / (t2 - t1), 0.0, 1.0))
+            # rounded: the cached maps of nearby epochs are shared
+            ox = round(ox + (frac - 1.0) * dx, 3)
+            oy = round(oy + (frac - 1.0) * dy, 3)
+        return ox, oy
+
+    def strength_at(self, date):
+        """Factor (0-1) of the blocking at ``date``: 1 unless the particle
+        ``fade`` set (linearly from its start to its end)."""
+        if not self.fade or date is None:
+            return 1.0
         t = mjd_of(date)
-        t1, t2 = mjd_of(EPER_EPOCHS[0]), mjd_of(EPER_EPOCHS[1])
-        frac = float(np.clip((t - t1) / (t2 - t1), 0.0, 1.0))
-        return (frac - 1.0) * self.eper_dx, (frac - 1.0) * self.eper_dy
+        t1, t2 = mjd_of(self.fade[0]), mjd_of(self.fade[1])
+        return float(np.clip((t2 - t) / (t2 - t1), 0.0, 1.0))
 
     def present(self, date):
-        """True if the particle exists at ``date`` (ISO string or Time)."""
+        """True if the particle exists at ``date`` (ISO string or Time):
+        after it appears and before the end of its fading."""
+        if self.fade and mjd_of(date) >= mjd_of(self.fade[1]):
+            return False
         if not self.appear:
             return True
         return mjd_of(date) >= mjd_of(self.appear)

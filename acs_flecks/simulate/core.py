@@ -169,7 +169,7 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
 
     Parameters
     ----------
-    scenario : {'discovery', 'population', 'blank'}
+    scenario : {'discovery', 'population', 'blank', 'lifetime'}
         The timeline and particles (see `acs_flecks.simulate.scenarios`).
     outdir : str or path-like
         Output directory (created if needed).

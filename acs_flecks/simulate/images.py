@@ -91,7 +91,8 @@ def apply_shadows(image, region, artifacts, date, filter_name):
             continue
         block, _ = art.blocking_map(light, offset=offset,
                                     box=(x0, y0, ny, nx))
-        trans = (1.0 - scale * block).astype(np.float32)
+        trans = (1.0 - scale * art.strength_at(date) * block
+                 ).astype(np.float32)
         image[rs0:rs1, cs0:cs1] *= trans[rs0 - r0:rs1 - r0, cs0 - c0:cs1 - c0]
 
 

@@ -13,6 +13,15 @@ Scenarios: which particles exist, when, and which files are observed.
     epochs around the appearance.
 ``'blank'``
     No particles at all (hot pixels, warm columns, gradients remain).
+``'lifetime'``
+    The instrument's life: monthly anneal cycles from April 2002 to October
+    2026 (`LIFETIME_CYCLE_STARTS`, 295 epochs; 2017 as in 'discovery'), 40
+    stable freckles, the report's three flecks appearing on 2017-05-05, and
+    `LIFETIME_EVENTS`: an artifact that appears in 2009 and fades away in
+    2020-2022, and one that moves by (8, 5) pixels in 2012-2013.  Meant for
+    windowed chips (``window=200``, ~0.8 MB a file) over all epochs, and
+    full frames for a few (``epochs=``); used by
+    ``benchmarks/bench_lifetime.py``.
 
 Every scenario also plans one flashed long *daily dark* (kind ``'daily'``:
 four 1000.5 s darks post-flashed for 4.6 s and combined, as the CCD Daily
@@ -34,17 +43,13 @@ from .artifacts import Artifact, EPER_EPOCHS
 
 __all__ = ['SCENARIOS', 'KINDS', 'DATE_OF_ORIGIN', 'ANNEAL_CYCLE_STARTS',
            'REPORT_FLECKS', 'LED_PENUMBRA', 'FRECKLE_PENUMBRA', 'EPER_LEVELS',
-           'FLAT_DATES', 'DAILY_DARK_CYCLE', 'DAILY_DARK_EXPTIME', 'Scenario', 'FilePlan', 'get_scenario',
-           'anneal_cycles', 'report_flecks']
+           'FLAT_DATES', 'DAILY_DARK_CYCLE', 'DAILY_DARK_EXPTIME', 'Scenario',
+           'FilePlan', 'get_scenario', 'anneal_cycles', 'report_flecks',
+           'LIFETIME_CYCLE_STARTS', 'LIFETIME_EVENTS', 'lifetime_events']
 
-#: Scenario names.
-SCENARIOS = ('discovery', 'population', 'blank')
-
-#: File kinds, in the order they are written.
-KINDS = ('dkc', 'dark', 'daily', 'flat', 'eper')
-
-#: The date the three flecks appeared (report §2).
-DATE_OF_ORIGIN = '2017-05-05'
+# Scenario names, file kinds (in the order they are written) and the date
+# the three flecks appeared (report §2): defined in acs_flecks.defaults.
+from ..defaults import DATE_OF_ORIGIN, KINDS, SCENARIOS  # noqa: E402
 
 #: First day of each anneal cycle of the 'discovery' timeline.  A cycle ends
 #: two days before the next starts (the anneal is the day in between), as in
@@ -54,6 +59,25 @@ ANNEAL_CYCLE_STARTS = ('2017-01-04', '2017-02-02', '2017-03-03', '2017-04-04',
                        '2017-05-05', '2017-05-31', '2017-06-26', '2017-07-28',
                        '2017-08-29', '2017-09-28', '2017-10-27', '2017-11-28')
 _LAST_CYCLE_END = '2017-12-27'
+
+
+def _lifetime_starts():
+    # the 4th of every month from 2002-04 to 2026-10, with the report's own
+    # cycle starts in 2017 (2017-05-05 is the flecks' date of origin)
+    starts = []
+    for year in range(2002, 2027):
+        if year == 2017:
+            starts.extend(ANNEAL_CYCLE_STARTS)
+            continue
+        first, last = (4 if year == 2002 else 1), (10 if year == 2026 else 12)
+        starts.extend(f'{year}-{m:02d}-04' for m in range(first, last + 1))
+    return tuple(starts)
+
+
+#: First day of each anneal cycle of the 'lifetime' timeline (monthly,
+#: 2002-04-04 ... 2026-10-04; the 2017 cycles of 'discovery').
+LIFETIME_CYCLE_STARTS = _lifetime_starts()
+_LIFETIME_END = '2026-11-02'
 
 #: Mean signal (e-) of the EPER lamp images (report §4: 180 ... 42000).
 EPER_LEVELS = (180, 1600, 5000, 12000, 24000, 42000)
@@ -126,6 +150,34 @@ def report_flecks(appear=DATE_OF_ORIGIN):
     ]
     keys = ('led_halo', 'led_halo_a', 'led_halo_b', 'led_halo_theta')
     return [replace(f, **dict(zip(keys, LED_PENUMBRA[f.id]))) for f in flecks]
+
+
+#: Events of the 'lifetime' scenario besides the 2017 flecks: id ->
+#: (ccdchip, x, y) at the final position.  Both lie in the default windows.
+LIFETIME_EVENTS = {'fader': (2, 1480.0, 1740.0), 'mover': (1, 3545.0, 330.0)}
+
+
+def lifetime_events():
+    """
+    The particles of the 'lifetime' scenario that change, besides the
+    report's flecks.
+
+    Returns
+    -------
+    list of `~acs_flecks.simulate.artifacts.Artifact`
+        ``fader``: appears 2009-06-04, fades linearly from 2020-01-04 and is
+        gone from 2022-01-04 on; ``mover``: present throughout, drifts by
+        (+8, +5) pixels from 2012-01-04 to 2014-01-04.
+    """
+    chip, x, y = LIFETIME_EVENTS['fader']
+    fader = Artifact('fader', 'freckle', chip, x, y, a=4.0, b=3.4, theta=0.3,
+                     peak=0.7, index=2.5, appear='2009-06-04',
+                     fade=('2020-01-04', '2022-01-04'))
+    chip, x, y = LIFETIME_EVENTS['mover']
+    mover = Artifact('mover', 'freckle', chip, x, y, a=4.0, b=3.4, theta=1.0,
+                     peak=0.7, index=2.5,
+                     move=('2012-01-04', '2014-01-04', 8.0, 5.0))
+    return [fader, mover]
 
 
 def anneal_cycles(starts=ANNEAL_CYCLE_STARTS, last_end=_LAST_CYCLE_END):
@@ -358,6 +410,16 @@ def get_scenario(name, *, seed=0, kinds=KINDS, window=None, centers=None):
                  (1, 3452.0, 412.0)]
         artifacts = flecks + _freckles(rng, 100, avoid, fixed=fixed)
         cycles = anneal_cycles()
+        trail = {'artifact': 'fleck1', 'box': TRAIL_BOX,
+                 'deficit': TRAIL_DEFICIT, 'appear': DATE_OF_ORIGIN}
+    elif name == 'lifetime':
+        flecks = report_flecks()
+        events = lifetime_events()
+        avoid = [(a.ccdchip, a.x, a.y) for a in flecks + events]
+        fixed = [(1, 1864.0, 1745.0), (2, 1583.0, 1716.0),
+                 (1, 3452.0, 412.0)]
+        artifacts = flecks + events + _freckles(rng, 40, avoid, fixed=fixed)
+        cycles = anneal_cycles(LIFETIME_CYCLE_STARTS, last_end=_LIFETIME_END)
         trail = {'artifact': 'fleck1', 'box': TRAIL_BOX,
                  'deficit': TRAIL_DEFICIT, 'appear': DATE_OF_ORIGIN}
     elif name == 'population':

@@ -1,0 +1,157 @@
+"""Start-up of the command line: what it imports, and Ctrl-C before the
+command runs (structural tests; the timings are in benchmarks/)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import acs_flecks
+from acs_flecks import defaults
+from acs_flecks.commands import COMMANDS
+
+#: Imported only by the commands that use them, never at start-up.
+HEAVY = ('matplotlib', 'dask', 'distributed', 'numba', 'photutils', 'scipy',
+         'skimage', 'astropy', 'numpy')
+
+
+def imported_after(code):
+    """Heavy top-level modules present after running ``code`` in a fresh
+    interpreter."""
+    probe = textwrap.dedent(code) + textwrap.dedent(f'''
+        import json, sys
+        print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}}
+                                & set({list(HEAVY)!r}))))
+        ''')
+    proc = subprocess.run([sys.executable, '-c', probe], capture_output=True,
+                          text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class TestLightImports:
+    def test_import_cli(self):
+        assert imported_after('import acs_flecks.cli') == []
+
+    def test_import_package(self):
+        assert imported_after('import acs_flecks') == []
+
+    def test_full_parser(self):
+        # what `acs_flecks --help` and `--version` build: every command
+        assert imported_after('''
+            from acs_flecks.cli import build_parser
+            build_parser()
+            ''') == []
+
+    @pytest.mark.parametrize('command', COMMANDS)
+    def test_command_help(self, command):
+        assert imported_after(f'''
+            import contextlib, io
+            from acs_flecks.cli import main
+            with contextlib.redirect_stdout(io.StringIO()):
+                try:
+                    main([{command!r}, '--help'])
+                except SystemExit as exc:
+                    assert exc.code == 0
+            ''') == []
+
+    def test_find_help_shows_default_flags(self, capsys):
+        from acs_flecks.cli import main
+        with pytest.raises(SystemExit):
+            main(['find', '--help'])
+        assert str(defaults.DEFAULT_MASK_FLAGS) in capsys.readouterr().out
+
+
+class TestLazyPackage:
+    def test_reexported_names(self):
+        from acs_flecks import coords, io
+        assert acs_flecks.ACSImage is io.ACSImage
+        assert acs_flecks.pixel_to_index is coords.pixel_to_index
+        assert 'ACSImage' in dir(acs_flecks)
+        assert 'AcsFlecksError' in acs_flecks.__all__
+
+    def test_teal_names(self):
+        from acs_flecks import teal_task
+        assert acs_flecks.__taskname__ == 'acs_flecks'
+        assert acs_flecks.run is teal_task.run
+        assert acs_flecks.getHelpAsString is teal_task.getHelpAsString
+
+    def test_unknown_name(self):
+        with pytest.raises(AttributeError, match='no_such_name'):
+            acs_flecks.no_such_name  # noqa: B018
+
+    def test_star_import(self):
+        ns = {}
+        exec('from acs_flecks import *', ns)
+        assert 'ACSImage' in ns and 'AcsFlecksError' in ns
+
+
+class TestDefaults:
+    """acs_flecks.defaults is the one definition the library uses."""
+
+    def test_same_objects(self):
+        from acs_flecks.characterize.badpix import COMBINE_RULES
+        from acs_flecks.detect.finder import DEFAULT_MASK_FLAGS
+        from acs_flecks.monitor.classify import DEFAULT_CHANGE_NSIGMA
+        from acs_flecks.monitor.crossmatch import DEFAULT_TOLERANCE
+        from acs_flecks.simulate.scenarios import KINDS, SCENARIOS
+        assert DEFAULT_MASK_FLAGS == defaults.DEFAULT_MASK_FLAGS
+        assert DEFAULT_MASK_FLAGS & 4 == 0
+        assert DEFAULT_TOLERANCE is defaults.DEFAULT_TOLERANCE
+        assert DEFAULT_CHANGE_NSIGMA is defaults.DEFAULT_CHANGE_NSIGMA
+        assert COMBINE_RULES is defaults.COMBINE_RULES
+        assert SCENARIOS is defaults.SCENARIOS and KINDS is defaults.KINDS
+
+
+class TestInterruptDuringStartup:
+    """Ctrl-C while the command's modules load: one line, 130, no file."""
+
+    @pytest.mark.parametrize('argv', [
+        ['find', 'dkc.fits', '-o', 'cat.ecsv'],
+        ['--version'],
+        ['monitor', 'a.fits', '--db', 'h.sqlite'],
+    ])
+    def test_sigint_while_importing(self, tmp_path, argv):
+        # a real SIGINT, delivered while build_parser imports a command
+        code = textwrap.dedent(f'''
+            import os, signal, sys
+            import acs_flecks.cli as cli
+            real = cli._command_module
+            def interrupted(name):
+                os.kill(os.getpid(), signal.SIGINT)
+                return real(name)
+            cli._command_module = interrupted
+            sys.exit(cli.main({argv!r}))
+            ''')
+        proc = subprocess.run([sys.executable, '-c', code], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert proc.returncode == 130
+        assert proc.stderr == 'acs_flecks: interrupted\n'
+        assert proc.stdout == ''
+        assert list(tmp_path.iterdir()) == []
+
+    def test_interrupt_in_parse(self, monkeypatch, capsys):
+        import acs_flecks.cli as cli
+
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(cli, 'build_parser', interrupted)
+        assert cli.main(['info', 'x.fits']) == 130
+        assert capsys.readouterr().err == 'acs_flecks: interrupted\n'
+
+
+class TestPreload:
+    def test_imports_in_background(self):
+        assert imported_after('''
+            from acs_flecks.preload import preload
+            preload('numpy').join()
+            ''') == ['numpy']
+
+    def test_failed_import_is_silent(self, caplog):
+        import logging
+
+        from acs_flecks.preload import preload
+        with caplog.at_level(logging.DEBUG, logger='acs_flecks.preload'):
+            preload('acs_flecks_no_such_module').join()
+        assert 'acs_flecks_no_such_module' in caplog.text
