@@ -117,7 +117,7 @@ class TestWarningsOnce:
             args = real_parse(argv)
             args._run = fake_run
             return args
-        monkeypatch.setattr(cli, 'build_parser', lambda: parser)
+        monkeypatch.setattr(cli, 'build_parser', lambda commands=None: parser)
         monkeypatch.setattr(parser, 'parse_args', parse)
         for _ in range(2):      # and again in a second run
             assert main(['info', 'x.fits']) == 0
