@@ -58,9 +58,11 @@ def _random_fleck(rng, ident, chip, x, y, appear, area_range, depth_range):
     index = float(rng.uniform(2.0, 4.0))
     area = float(np.exp(rng.uniform(np.log(area_range[0]),
                                     np.log(area_range[1]))))
-    # area of the 5%-blocking contour of the super-Gaussian profile
-    rho5 = np.log2(max(peak, 0.051) / 0.05) ** (1.0 / index)
-    ab = area / (np.pi * rho5 ** 2)
+    # area of the contour of 5% blocking (of half the peak for flecks
+    # shallower than 10%) of the super-Gaussian profile
+    thr = min(0.05, peak / 2)
+    rho = np.log2(peak / thr) ** (1.0 / index)
+    ab = area / (np.pi * rho ** 2)
     ratio = float(rng.uniform(1.0, 2.0))
     a = float(np.sqrt(ab * ratio))
     return Artifact(ident, 'fleck', chip, x, y, a=a, b=ab / a,
@@ -88,7 +90,8 @@ def appearing_flecks_scenario(*, seed=0, n_epochs=6, n_flecks=40,
     n_freckles : int
         Stable freckles present from the first epoch.
     area_range : tuple of float
-        Area (pixels blocking > 5%), drawn uniformly in log.
+        Area (pixels blocking > 5%, or > half the peak for flecks shallower
+        than 10%), drawn uniformly in log.
     depth_range : tuple of float
         Peak blocking (0-1), uniform.
     window : int, optional
