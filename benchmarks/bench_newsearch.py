@@ -128,7 +128,8 @@ def six(args, outdir):
     truth = _truth(sc, paths)
     print(f'six: {len(paths)} epochs written in '
           f'{time.perf_counter() - t0:.0f} s '
-          f'({"full frame" if not args.window else f"{args.window} px windows"})')
+          + ('(full frame)' if not args.window else
+             f'({args.window} px windows)'))
     out = {}
     for label, diff in (('monitor (difference + §7)', True),
                         ('§7 search alone', False)):
@@ -156,7 +157,8 @@ def six(args, outdir):
         for a in false:
             print(f'    false new: {a["artifact_id"]} chip {a["ccdchip"]} '
                   f'({a["x"].value:.1f}, {a["y"].value:.1f}) '
-                  f'first_seen {a["first_seen"][:10]} found_by {a["found_by"]}')
+                  f'first_seen {a["first_seen"][:10]} '
+                  f'found_by {a["found_by"]}')
     return out
 
 
@@ -213,7 +215,8 @@ def completeness(args, outdir):
         print(f'    {"area":>9} | {head}')
         for i in range(grid.shape[0]):
             cells = ' '.join(
-                f'{"   -     " if not count[i, j] else f"{grid[i, j]:4.2f} ({count[i, j]:2d})"}'
+                '   -     ' if not count[i, j] else
+                f'{grid[i, j]:4.2f} ({count[i, j]:2d})'
                 for j in range(grid.shape[1]))
             print(f'    {AREA_BINS[i]:>4}-{AREA_BINS[i + 1]:<4} | {cells}')
     return table
@@ -241,8 +244,9 @@ def falsenew(args, outdir):
             counts.append(len(new))
         per_epoch[diff] = counts
         trans = int(np.count_nonzero(art['status'] == 'transient'))
-        print(f'false new per epoch ({"difference + §7" if diff else "§7 alone"}'
-              f', no new particle; 2% flash level and 1% tilt changes): '
+        label = 'difference + §7' if diff else '§7 alone'
+        print(f'false new per epoch ({label}, no new particle; 2% flash '
+              'level and 1% tilt changes): '
               + ', '.join(f'{s}: {c}' for s, c in zip(starts, counts))
               + f'; transient at the end: {trans}')
     return starts, per_epoch
@@ -253,7 +257,7 @@ def figure(path, table, falsenew_result):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    centres = np.sqrt(np.array(DEPTH_BINS[:-1]) * np.array(DEPTH_BINS[1:]))
+    centres = 0.5 * (np.array(DEPTH_BINS[:-1]) + np.array(DEPTH_BINS[1:]))
     for ax, diff, title in ((axes[0], True, 'monitor: difference + §7 search'),
                             (axes[1], False, '§7 search alone')):
         grid, count = table[diff]
@@ -261,7 +265,7 @@ def figure(path, table, falsenew_result):
             ok = count[i] > 0
             ax.plot(centres[ok], grid[i][ok], 'o-',
                     label=f'{AREA_BINS[i]}-{AREA_BINS[i + 1]} px')
-        ax.set_xscale('log')
+        ax.set_xlim(0, 1)
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel('peak blocking (1 - transmissivity)')
         ax.set_ylabel('new and correctly dated')
@@ -273,8 +277,11 @@ def figure(path, table, falsenew_result):
         x = np.arange(len(starts))
         axes[2].bar(x - 0.2, per[True], 0.4, label='difference + §7')
         axes[2].bar(x + 0.2, per[False], 0.4, label='§7 alone')
+        for xi, a, b in zip(x, per[True], per[False]):
+            axes[2].text(xi - 0.2, a + 0.03, str(a), ha='center', fontsize=8)
+            axes[2].text(xi + 0.2, b + 0.03, str(b), ha='center', fontsize=8)
         axes[2].set_xticks(x, [s[2:] for s in starts], rotation=45)
-        axes[2].set_ylabel('false new artifacts')
+        axes[2].set_ylabel('false new artifacts (epoch = latest)')
         axes[2].set_title('no new particle (2% level, 1% tilt changes)')
         axes[2].set_ylim(0, max(1, max(per[True] + per[False])) + 0.5)
         axes[2].legend(fontsize=8)

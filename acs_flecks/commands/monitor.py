@@ -144,9 +144,9 @@ def run(args):
             kernels = tuple(float(k) for k in
                             str(args.difference_kernels).split(',') if k)
         except ValueError:
-            raise AcsFlecksError('--difference-kernels must be comma-separated '
-                                 f'numbers, got {args.difference_kernels!r}') \
-                from None
+            raise AcsFlecksError(
+                '--difference-kernels must be comma-separated numbers, got '
+                f'{args.difference_kernels!r}') from None
         from ..detect.difference import DifferenceParameters
         difference = DifferenceParameters(
             nsigma=args.difference_nsigma, kernels=kernels,

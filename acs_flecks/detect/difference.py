@@ -73,6 +73,7 @@ from scipy import ndimage
 
 from ..coords import image_to_chip, index_to_pixel
 from ..exceptions import AcsFlecksError
+from ..jit import njit
 from .normalize import box_statistics, expand_grid, smooth_background
 
 __all__ = ['DIFFERENCE_DQ_MASK', 'DifferenceParameters', 'normalize_chip',
@@ -143,8 +144,8 @@ class DifferenceParameters:
             kernels = ()
         if not kernels or not all(np.isfinite(k) and 0.3 <= k <= 20
                                   for k in kernels):
-            raise AcsFlecksError('kernels must be Gaussian sigmas of 0.3 to 20 '
-                                 f'pixels, got {self.kernels!r}')
+            raise AcsFlecksError('kernels must be Gaussian sigmas of 0.3 to '
+                                 f'20 pixels, got {self.kernels!r}')
         object.__setattr__(self, 'kernels', tuple(sorted(set(kernels))))
         for name, lo in (('min_pixels', 1), ('box', 16), ('min_reference', 1),
                          ('max_reference', 1)):
@@ -217,22 +218,38 @@ def reference_image(normalized):
         raise ValueError('at least one reference epoch is needed')
     if len(normalized) == 1:
         return np.array(normalized[0], dtype=np.float32)
-    stack = np.stack([np.asarray(a, dtype=np.float32) for a in normalized])
-    if len(normalized) == 2:
-        good = np.isfinite(stack)
-        n = good.sum(axis=0)
-        with np.errstate(invalid='ignore', divide='ignore'):
-            ref = np.where(good, stack, 0).sum(axis=0) / n
-        return ref.astype(np.float32)
-    # sort-based NaN median (NaN sorts last), as normalize._sorted_nanmedian
-    stack.sort(axis=0)
-    n = np.count_nonzero(~np.isnan(stack), axis=0)
-    lo = np.clip((n - 1) // 2, 0, None)[None]
-    hi = np.clip(n // 2, 0, None)[None]
-    ref = 0.5 * (np.take_along_axis(stack, lo, axis=0)[0] +
-                 np.take_along_axis(stack, hi, axis=0)[0])
-    ref[n == 0] = np.nan
-    return ref.astype(np.float32)
+    shape = np.shape(normalized[0])
+    stack = np.stack([np.asarray(a, dtype=np.float32).ravel()
+                      for a in normalized])
+    return _nanmedian_rows(stack).reshape(shape)
+
+
+@njit(nogil=True)
+def _nanmedian_rows(stack):
+    """Median over the first axis of a (k, n) array, NaN ignored (NaN if
+    every value is NaN); k is a handful of epochs, so an insertion sort per
+    pixel is far cheaper than numpy's sort or partition along an axis."""
+    k, n = stack.shape
+    out = np.empty(n, np.float32)
+    buf = np.empty(k, np.float32)
+    for j in range(n):
+        m = 0
+        for i in range(k):
+            v = stack[i, j]
+            if v == v:                      # not NaN
+                p = m
+                while p > 0 and buf[p - 1] > v:
+                    buf[p] = buf[p - 1]
+                    p -= 1
+                buf[p] = v
+                m += 1
+        if m == 0:
+            out[j] = np.nan
+        elif m % 2:
+            out[j] = buf[m // 2]
+        else:
+            out[j] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+    return out
 
 
 def ratio_image(current, references):
@@ -283,11 +300,22 @@ def _matched(d, w, sigma):
                                   truncate=3.5)
     # scipy's filters are normalized to sum 1: sum(t) = 2 pi s^2,
     # sum(t^2) = pi s^2
-    with np.errstate(invalid='ignore', divide='ignore'):
-        s = num * np.float32(2.0 * np.pi * sigma ** 2) / \
-            np.sqrt(den * np.float32(np.pi * sigma ** 2))
-    s[~(den >= _MIN_WEIGHT)] = np.nan
-    return s.astype(np.float32, copy=False)
+    return _combine(num, den, np.float32(2.0 * np.sqrt(np.pi) * sigma),
+                    np.float32(_MIN_WEIGHT))
+
+
+@njit(nogil=True)
+def _combine(num, den, scale, min_weight):
+    """``scale * num / sqrt(den)`` (NaN where ``den < min_weight``), in
+    place in ``num`` without full-size temporaries."""
+    a = num.ravel()
+    b = den.ravel()
+    for j in range(a.size):
+        if b[j] >= min_weight:
+            a[j] = scale * a[j] / np.sqrt(b[j])
+        else:
+            a[j] = np.nan
+    return num
 
 
 def _significance(ratio, params):
@@ -305,7 +333,7 @@ def _significance(ratio, params):
             rel = s / pix_noise
         # one factor per kernel: the noise of S relative to the pixel noise
         # (1 for white noise; more if the noise is correlated)
-        sample = rel[::2, ::2]
+        sample = rel[::4, ::4]
         sample = sample[np.isfinite(sample)]
         if sample.size < 100:
             snr.append(np.full(ratio.shape, np.nan, np.float32))
@@ -385,6 +413,7 @@ def search_ratio(ratio, *, params=None, ccdchip=1, ltv=(0.0, 0.0)):
         flab, _ = ndimage.label(foot | detect, structure=np.ones((3, 3), bool))
         with np.errstate(invalid='ignore', divide='ignore'):
             deep = good & (d >= p.pixel_nsigma * pix_noise)
+        fobjs = ndimage.find_objects(flab)       # one pass for all labels
         seen = set()
         for k, sl in enumerate(ndimage.find_objects(labels), start=1):
             reg = labels[sl] == k
@@ -395,7 +424,7 @@ def search_ratio(ratio, *, params=None, ccdchip=1, ltv=(0.0, 0.0)):
             if fl in seen:
                 continue       # same footprint as a candidate already kept
             seen.add(fl)
-            fsl = ndimage.find_objects((flab == fl).astype(np.int8))[0]
+            fsl = fobjs[fl - 1]
             fmask = (flab[fsl] == fl) & good[fsl]
             rr, cc = np.nonzero(fmask)
             if len(rr) == 0:
