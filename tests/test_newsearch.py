@@ -316,6 +316,27 @@ class TestHistory:
             assert len(h.detections()) == n1
 
 
+    def test_missing_reference_file(self, tiny, tmp_path):
+        """A reference epoch whose file is gone: that epoch's search is not
+        run (warned, listed), the rest of the run goes on, and it runs once
+        the file is back."""
+        from acs_flecks.exceptions import SkippedFileWarning
+        _, paths, _ = tiny
+        local = [shutil.copy(p, tmp_path) for p in paths[:6]]
+        db = tmp_path / 'h.sqlite'
+        monitor_epochs(local[:5], db=db, scheduler='serial')
+        hidden = str(local[0]) + '.away'
+        shutil.move(local[0], hidden)
+        with pytest.warns(SkippedFileWarning, match='new-artifact search'):
+            art = monitor_epochs(local[5:], db=db, scheduler='serial')
+        s = art.meta['summary']
+        assert len(s['difference_skipped']) == 1 and s['added']
+        assert 'skipped' not in s or not s['skipped']
+        shutil.move(hidden, local[0])
+        art = monitor_epochs(local[5:], db=db, scheduler='serial')
+        assert len(art.meta['summary']['difference_searched']) == 1
+
+
 class TestLightPath:
     def _dark(self, dkc, path, patch=None):
         """An un-flashed dark made from a DKC file's layout."""

@@ -110,6 +110,11 @@ def _print_summary(art):
               f'{len(s.get("skipped", []))} skipped')
         for line in s.get('skipped', []):
             print(f'  skipped: {line}')
+        if s.get('difference_searched'):
+            print(f'new-artifact search: {len(s["difference_searched"])} '
+                  'epoch(s) searched against their earlier epochs')
+        for line in s.get('difference_skipped', []):
+            print(f'  {line}')
     for status in ('new', 'vanished', 'changed'):
         sel = art[art['status'] == status]
         for r in sel:

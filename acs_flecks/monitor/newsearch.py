@@ -185,8 +185,10 @@ def update_difference_search(database, params, *, tolerance=DEFAULT_TOLERANCE,
     lightpath_nsigma : float, optional
         Threshold of the light-path verdicts.
     summary : dict, optional
-        Run summary: ``difference_searched`` (epoch files searched) and
-        ``lightpath`` (verdicts) are appended to it.
+        Run summary: ``difference_searched`` (epoch files searched),
+        ``difference_skipped`` (epochs whose files could not be read: their
+        stored results are kept) and ``lightpath`` (verdicts) are appended
+        to it.
 
     Returns
     -------
@@ -225,7 +227,7 @@ def update_difference_search(database, params, *, tolerance=DEFAULT_TOLERANCE,
                 failed.add(eid)
                 msg = (f'new-artifact search of {row["source_file"]} not run '
                        f'({exc})')
-                summary.setdefault('skipped', []).append(msg)
+                summary.setdefault('difference_skipped', []).append(msg)
                 warnings.warn(msg, SkippedFileWarning)
                 continue
             cat = search_ratio(ratio_image(cur, ref_norm), params=params,
