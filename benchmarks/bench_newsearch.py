@@ -2,7 +2,13 @@
 Sensitivity of the new-artifact search (issue #15) beside the report's §7
 search, on the package's simulator WITHOUT LED penumbra.
 
-Three experiments, each printed as a table (and, with ``--figure``, drawn):
+Four experiments, each printed as a table (and, with ``--figure``, drawn):
+
+``discovery``
+    The report's timeline (12 monthly DKC, ~100 freckles, the three flecks
+    appearing on 2017-05-05) without penumbra: every new artifact with its
+    dates and the search that found it, and whether the tiny fleck comes
+    out new, dated 2017-04-04 .. 2017-05-05, at its position.
 
 ``six``
     Six monthly epochs, 100 stable freckles and 40 random flecks (10-240 px,
@@ -23,12 +29,12 @@ Three experiments, each printed as a table (and, with ``--figure``, drawn):
 
 Usage::
 
-    python benchmarks/bench_newsearch.py [six completeness falsenew]
+    python benchmarks/bench_newsearch.py [discovery six completeness falsenew]
         [--window N] [--seeds N] [--outdir DIR] [--figure FIG.png]
 
 ``--window`` simulates sub-arrays (faster; the false-alarm rate then covers
-fewer pixels than two full chips); default full frame for ``six`` and
-``falsenew``, 1024 for ``completeness``.
+fewer pixels than two full chips); default full frame for ``discovery``,
+``six`` and ``falsenew``, 1024 for ``completeness``.
 """
 
 import argparse
@@ -44,7 +50,8 @@ import numpy as np
 from acs_flecks.io import ACSImage
 from acs_flecks.monitor import monitor_epochs
 from acs_flecks.simulate.injection import (appearing_flecks_scenario,
-                                           write_dkc_timeline)
+                                           no_penumbra, write_dkc_timeline)
+from acs_flecks.simulate.scenarios import get_scenario
 
 AREA_BINS = (5, 10, 20, 40, 80, 160, 320)
 DEPTH_BINS = (0.03, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
@@ -117,6 +124,45 @@ def _monitor(paths, db, difference):
         warnings.simplefilter('ignore')
         return monitor_epochs(paths, db=db, scheduler='serial',
                               difference=difference, progress=False)
+
+
+def discovery(args, outdir):
+    sc = no_penumbra(get_scenario('discovery', seed=args.seed,
+                                  kinds=('dkc',)))
+    sc.trail = None
+    if args.window:          # windows on the tiny fleck and the large one
+        sc.centers = {1: (1850, 1755), 2: (1521, 1773)}
+    paths = write_dkc_timeline(sc, outdir, window=args.window)
+    flecks = [a for a in sc.artifacts if a.kind == 'fleck']
+    for label, diff in (('monitor (difference + §7)', True),
+                        ('§7 search alone', False)):
+        t0 = time.perf_counter()
+        art = _monitor(paths, os.path.join(outdir, f'd_{diff}.sqlite'), diff)
+        el = time.perf_counter() - t0
+        new = art[art['status'] == 'new']
+        print(f'discovery, no penumbra ({label}, {el:.0f} s): {len(art)} '
+              f'artifacts, {len(new)} new')
+        for a in new:
+            near = [(np.hypot(a['x'].value - f.x - f.led_dx,
+                              a['y'].value - f.y - f.led_dy), f.id)
+                    for f in flecks if f.ccdchip == a['ccdchip']]
+            dist, fid = min(near) if near else (np.inf, '-')
+            print(f'  NEW {a["artifact_id"]} chip {a["ccdchip"]} '
+                  f'({a["x"].value:.1f}, {a["y"].value:.1f}) '
+                  f'{str(a["last_seen_absent"])[:10]} .. '
+                  f'{a["first_seen"][:10]} found_by={a["found_by"]} '
+                  f'n_epochs={a["n_epochs"]} n_forced={a["n_forced"]}; '
+                  f'nearest fleck {fid} at {dist:.1f} px')
+        f3 = [f for f in flecks if f.id == 'fleck3'][0]
+        d = np.hypot(new['x'].value - f3.x - f3.led_dx,
+                     new['y'].value - f3.y - f3.led_dy)
+        d[np.asarray(new['ccdchip']) != f3.ccdchip] = np.inf
+        ok = bool(len(d) and d.min() < 2 and
+                  new[np.argmin(d)]['first_seen'][:10] == '2017-05-05' and
+                  str(new[np.argmin(d)]['last_seen_absent'])[:10]
+                  == '2017-04-04')
+        print(f'  tiny fleck new, dated 2017-04-04 .. 2017-05-05, within 2 px:'
+              f' {ok}')
 
 
 def six(args, outdir):
@@ -292,8 +338,10 @@ def figure(path, table, falsenew_result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument('experiments', nargs='*',
-                        default=['six', 'completeness', 'falsenew'],
-                        choices=['six', 'completeness', 'falsenew'])
+                        default=['discovery', 'six', 'completeness',
+                                 'falsenew'],
+                        choices=['discovery', 'six', 'completeness',
+                                 'falsenew'])
     parser.add_argument('--window', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--seeds', type=int, default=4,
@@ -306,6 +354,8 @@ def main(argv=None):
     outdir = args.outdir or tempfile.mkdtemp(prefix='bench_newsearch_')
     table = fn = None
     try:
+        if 'discovery' in args.experiments:
+            discovery(args, os.path.join(outdir, 'discovery'))
         if 'six' in args.experiments:
             six(args, os.path.join(outdir, 'six'))
         if 'completeness' in args.experiments:
