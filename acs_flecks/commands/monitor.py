@@ -71,6 +71,25 @@ def add_arguments(parser):
                              '"vanished" (default 1)')
     parser.add_argument('--no-progress', action='store_true',
                         help='no progress bar')
+    g = parser.add_argument_group(
+        'new-artifact search (each epoch against the median of the earlier '
+        'ones; see docs/newsearch.rst)')
+    g.add_argument('--no-difference', action='store_true',
+                   help='run the report\'s §7 search alone')
+    g.add_argument('--difference-nsigma', type=float, default=6.0,
+                   metavar='N', help='matched-filter threshold in noise units '
+                   'of the ratio image (default 6)')
+    g.add_argument('--difference-kernels', default='1,2,4', metavar='S,S,..',
+                   help='Gaussian sigmas (pixels) of the matched filters '
+                        '(default 1,2,4)')
+    g.add_argument('--min-reference', type=int, default=1, metavar='N',
+                   help='earlier epochs needed before an epoch is searched '
+                        '(default 1)')
+    g.add_argument('--max-reference', type=int, default=5, metavar='N',
+                   help='earlier epochs in the median reference (default 5)')
+    g.add_argument('--unflashed', action='append', default=[],
+                   metavar='DARK', help='un-flashed dark for the light-path '
+                   'test of new candidates (may be repeated)')
 
 
 def _print_summary(art):
@@ -90,14 +109,21 @@ def _print_summary(art):
               f'{len(s.get("skipped", []))} skipped')
         for line in s.get('skipped', []):
             print(f'  skipped: {line}')
+        if s.get('difference_searched'):
+            print(f'new-artifact search: {len(s["difference_searched"])} '
+                  'epoch(s) searched against their earlier epochs')
+        for line in s.get('difference_skipped', []):
+            print(f'  {line}')
     for status in ('new', 'vanished', 'changed'):
         sel = art[art['status'] == status]
         for r in sel:
             where = (f'{r["artifact_id"]} {chip_name(r["ccdchip"])} '
                      f'({r["x"].value:.1f}, {r["y"].value:.1f})')
             if status == 'new':
+                by = r['found_by'] if 'found_by' in art.colnames else ''
                 print(f'  NEW {where}: appeared between '
-                      f'{r["last_seen_absent"]} and {r["first_seen"]}')
+                      f'{r["last_seen_absent"]} and {r["first_seen"]}'
+                      + (f' (found by: {by})' if by else ''))
             elif status == 'vanished':
                 print(f'  VANISHED {where}: last seen {r["last_seen"]}, '
                       f'absent from {r["first_seen_absent"]}')
@@ -150,7 +176,24 @@ def run(args):
     if args.workers is not None and scheduler not in (None, 'serial'):
         raise AcsFlecksError('--workers applies to the local cluster only, '
                              'not to --scheduler ADDRESS')
-    _validate(args, files)
+    _validate(args, files + list(args.unflashed or []))
+    difference = False
+    if not args.no_difference:
+        try:
+            kernels = tuple(float(k) for k in
+                            str(args.difference_kernels).split(',') if k)
+        except ValueError:
+            raise AcsFlecksError(
+                '--difference-kernels must be comma-separated numbers, got '
+                f'{args.difference_kernels!r}') from None
+        from ..detect.difference import DifferenceParameters
+        difference = DifferenceParameters(
+            nsigma=args.difference_nsigma, kernels=kernels,
+            min_reference=args.min_reference,
+            max_reference=args.max_reference)
+    if args.unflashed and (args.no_difference or not files):
+        raise AcsFlecksError('--unflashed applies to the new-artifact search '
+                             'of the epochs given (not with --no-difference)')
     if files:
         art = monitor_epochs(
             files, db=args.db, tolerance=args.tolerance, scheduler=scheduler,
@@ -158,7 +201,8 @@ def run(args):
             find_kwargs={'median_size': args.median_size,
                          'nsigma': args.nsigma, 'min_area': args.min_area},
             change_nsigma=args.change_nsigma, vanish_after=args.vanish_after,
-            output=args.output, progress=False if args.no_progress else None)
+            output=args.output, progress=False if args.no_progress else None,
+            difference=difference, unflashed=args.unflashed)
     else:
         with HistoryDatabase(args.db, readonly=True) as db:
             art = db.artifacts()

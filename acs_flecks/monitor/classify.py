@@ -339,7 +339,10 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
         detection on), ``n_missed`` (covering epochs without it after its
         first detection), ``n_forced`` (epochs where a forced measurement
         found it), ``verified``, ``status`` (one of `STATUSES`),
-        ``changed``, ``change_reason``,
+        ``changed``, ``change_reason``, ``found_by`` (the search(es)
+        whose detection first found it: ``find`` = the report's §7 search,
+        ``difference`` = the new-artifact search of
+        `acs_flecks.detect.difference`, ``difference,find`` = both),
         ``area``, ``mean_deficit``, ``peak_deficit`` (latest detection),
         ``shift``, ``d_area``, ``d_depth`` and their ``*_sigma``;
         ``meta['forced_present']``: artifact_id -> MJDs of the epochs where
@@ -369,6 +372,11 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
            ('x', 'y', 'area', 'mean_deficit', 'peak_deficit', 'noise',
             'semimajor_sigma')}
     det_chip = np.asarray(detections['ccdchip'], dtype=int)
+    # which search made each detection: 'find' (the report's §7 search),
+    # 'difference' (the new-artifact search, issue #15) or both
+    det_search = (np.asarray(detections['search'], dtype='U32')
+                  if 'search' in detections.colnames else
+                  np.full(len(det_chip), 'find', dtype='U32'))
     det_rank = np.array([rank_of[int(e)] for e in detections['epoch_id']],
                         dtype=int)
     # Detections closer than edge_margin to the edge of their image are
@@ -449,7 +457,13 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
             else:
                 absent_after.append(r)
         vanished = len(absent_after) >= int(vanish_after)
-        reasons, tests = _change_test(det, idx, change_nsigma)
+        # The new-artifact search measures the *change* since the earlier
+        # epochs, not the artifact: only §7 detections enter the change test.
+        own = idx[np.char.find(det_search[idx], 'find') >= 0]
+        reasons, tests = _change_test(det, own, change_nsigma)
+        at_first = det_search[idx[det_rank[idx] == first]]
+        found_by = ','.join(sorted({s for v in at_first
+                                    for s in str(v).split(',') if s}))
         n_seen = len([r for r in covered if r >= first_any])
         if reasons and len(present) < MIN_DETECTED_FRACTION * n_seen:
             # Detected in fewer than half the epochs that observed it: a
@@ -486,7 +500,7 @@ def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
             n_forced=forced, verified=bool(verify is not None and verified),
             n_observed=len([r for r in covered if r >= first_any]),
             n_missed=len(missed) + len(after),
-            status=status, changed=bool(reasons),
+            status=status, found_by=found_by, changed=bool(reasons),
             change_reason=','.join(reasons),
             area=det['area'][li], mean_deficit=det['mean_deficit'][li],
             peak_deficit=det['peak_deficit'][li],
@@ -519,7 +533,7 @@ _FLOAT_COLS = ('x', 'y', 'first_seen_mjd', 'last_seen_absent_mjd',
 
 #: Column order of the artifacts table.
 ARTIFACT_COLUMNS = (
-    'artifact_id', 'ccdchip', 'x', 'y', 'status', 'first_seen',
+    'artifact_id', 'ccdchip', 'x', 'y', 'status', 'found_by', 'first_seen',
     'last_seen_absent', 'last_seen', 'first_seen_absent', 'n_epochs',
     'n_observed', 'n_missed', 'n_forced', 'verified', 'changed', 'change_reason', 'area',
     'mean_deficit', 'peak_deficit', 'shift', 'shift_sigma', 'd_area',
@@ -545,7 +559,7 @@ def _to_table(rows):
             # masked where there is no such epoch (ECSV writes it empty)
             cols[name] = values if name in ('first_seen', 'last_seen') else \
                 MaskedColumn(values, mask=(values == ''))
-        elif name in ('artifact_id', 'status', 'change_reason'):
+        elif name in ('artifact_id', 'status', 'change_reason', 'found_by'):
             cols[name] = np.array([r[name] for r in rows], dtype='U32')
         elif name in ('ccdchip', 'n_epochs', 'n_observed', 'n_missed',
                       'n_forced'):

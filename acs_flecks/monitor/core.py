@@ -164,7 +164,8 @@ def _find_parameters(find_kwargs):
 def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                    workers=None, find_kwargs=None,
                    change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
-                   output=None, progress=None, finder=None, timeout=30.0):
+                   output=None, progress=None, finder=None, timeout=30.0,
+                   difference=True, unflashed=None):
     """
     Search epochs for artifacts, update the history and classify.
 
@@ -205,6 +206,14 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         `~acs_flecks.monitor.parallel.detect_chips`).
     timeout : float, optional
         Seconds to wait for a database locked by another writer.
+    difference : bool, dict or `~acs_flecks.detect.difference.DifferenceParameters`, optional
+        The new-artifact search (each epoch against the median of the
+        preceding ones, `acs_flecks.monitor.newsearch`): on by default with
+        the default `~acs_flecks.detect.difference.DifferenceParameters`; a
+        dict sets parameters; `False` turns it off (the §7 search alone).
+    unflashed : list of str or path-like, optional
+        Un-flashed darks: new-artifact candidates that persist in the
+        closest of them are CCD defects and are not stored (§3).
 
     Returns
     -------
@@ -243,6 +252,15 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                                                '-journal')])
     # another detector is refused before the history is opened or created
     check_detectors(files, operation='monitor')
+    from .newsearch import difference_parameters, update_difference_search
+    diff_params = difference_parameters(difference)   # validated first
+    unflashed = [os.fspath(p) for p in (unflashed or [])]
+    for path in unflashed:
+        img = ACSImage(path)
+        if img.flashed:
+            raise InputFileError(
+                f'given as un-flashed dark but post-flashed (FLASHDUR='
+                f'{img.flashdur.value:g} s)', path=path)
     own = not isinstance(db, HistoryDatabase)
     created = own and not os.path.exists(os.fspath(db))
     database = HistoryDatabase(db, timeout=timeout) if own else db
@@ -262,6 +280,11 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         if epochs:
             _process(epochs, database, params, find_kwargs, scheduler,
                      workers, progress, finder, summary)
+        if diff_params is not None and (summary['added'] or
+                                        summary['already_present']):
+            update_difference_search(database, diff_params,
+                                     tolerance=tolerance, unflashed=unflashed,
+                                     summary=summary)
         if summary['skipped'] and not summary['added'] and \
                 not summary['already_present']:
             if created and _empty(database):

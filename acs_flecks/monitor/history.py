@@ -67,7 +67,8 @@ DETECTION_COLUMNS = ('x', 'y', 'area', 'bbox_xmin', 'bbox_xmax', 'bbox_ymin',
                      'mean_deficit', 'isophotal_sum', 'noise')
 
 _TEXT_ARTIFACT = {'artifact_id', 'status', 'change_reason', 'first_seen',
-                  'last_seen_absent', 'last_seen', 'first_seen_absent'}
+                  'last_seen_absent', 'last_seen', 'first_seen_absent',
+                  'found_by'}
 _INT_ARTIFACT = {'ccdchip', 'n_epochs', 'n_observed', 'n_missed', 'n_forced',
                  'changed', 'verified'}
 
@@ -114,8 +115,13 @@ CREATE TABLE detections (
     epoch_id INTEGER NOT NULL REFERENCES epochs (epoch_id) ON DELETE CASCADE,
     ccdchip INTEGER NOT NULL,
     {', '.join(f'{c} REAL' for c in DETECTION_COLUMNS)},
-    artifact_id TEXT);
+    artifact_id TEXT,
+    search TEXT NOT NULL DEFAULT 'find');
 CREATE INDEX detections_epoch ON detections (epoch_id);
+CREATE TABLE difference_runs (
+    epoch_id INTEGER PRIMARY KEY REFERENCES epochs (epoch_id)
+        ON DELETE CASCADE,
+    run_key TEXT NOT NULL);
 CREATE TABLE forced (
     epoch_id INTEGER NOT NULL REFERENCES epochs (epoch_id) ON DELETE CASCADE,
     ccdchip INTEGER NOT NULL, x REAL NOT NULL, y REAL NOT NULL,
@@ -139,7 +145,9 @@ _TABLES = {
     + ('artifact_id',),
     'forced': ('epoch_id', 'ccdchip', 'x', 'y', 'radius', 'deficit',
                'deficit_err'),
-    'artifacts': tuple(ARTIFACT_COLUMNS),
+    # derived data, re-derived from the detections: a column added by a
+    # later version (``found_by``) may be missing in an older file
+    'artifacts': tuple(c for c in ARTIFACT_COLUMNS if c != 'found_by'),
 }
 
 
@@ -399,6 +407,7 @@ class HistoryDatabase:
         tables = {r[0] for r in self._execute(
             "SELECT name FROM sqlite_master WHERE type='table'")}
         if tables:
+            self._add_search_tables()
             return
         with self.transaction():
             # inside BEGIN IMMEDIATE: another process creating the same
@@ -448,6 +457,33 @@ class HistoryDatabase:
                         or time.monotonic() > deadline:
                     raise self._wrap(exc) from None
                 time.sleep(0.05)
+
+    def _columns(self, table):
+        return [r[1] for r in self._execute(f'PRAGMA table_info({table})')]
+
+    def _add_search_tables(self):
+        """Additions of the new-artifact search (issue #15) to a history
+        written before it: a ``search`` column of the detections (every
+        old detection is the §7 search's, 'find'), the ``difference_runs``
+        table, and a ``found_by`` column of the derived artifacts table
+        (re-derived from the detections).  Only additions: nothing
+        stored is changed."""
+        if 'search' in self._columns('detections') and \
+                'difference_runs' in self._tables():
+            return
+        with self.transaction():
+            if 'search' not in self._columns('detections'):
+                self._execute("ALTER TABLE detections ADD COLUMN search TEXT "
+                              "NOT NULL DEFAULT 'find'")
+            self._execute(
+                'CREATE TABLE IF NOT EXISTS difference_runs (epoch_id INTEGER '
+                'PRIMARY KEY REFERENCES epochs (epoch_id) ON DELETE CASCADE, '
+                'run_key TEXT NOT NULL)')
+            self._set_meta('artifacts_stale', '1')
+
+    def _tables(self):
+        return {r[0] for r in self._execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")}
 
     # -- context / transactions --------------------------------------------
     def close(self):
@@ -656,21 +692,23 @@ class HistoryDatabase:
         """All detections with their epoch time, as a `~astropy.table.Table`."""
         cols = ('detection_id', 'epoch_id', 'ccdchip') + DETECTION_COLUMNS + \
             ('artifact_id',)
-        has_fp = self._execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND "
-            "name='footprints'").fetchone() is not None
+        has_fp = 'footprints' in self._tables()
         fp_sql = ('f.runs' if has_fp else "''")
         fp_join = ('LEFT JOIN footprints f USING (detection_id) '
                    if has_fp else '')
+        # 'search': which search made the detection (a history written
+        # before the new-artifact search has only the §7 search's, 'find')
+        search = "d.search" if 'search' in self._columns('detections') \
+            else "'find'"
         rows = self._execute(
             f'SELECT {", ".join("d." + c for c in cols)}, e.obs_mjd, '
-            f'{fp_sql} FROM detections d JOIN epochs e USING (epoch_id) '
-            f'{fp_join}'
+            f'{fp_sql}, {search} FROM detections d JOIN epochs e '
+            f'USING (epoch_id) {fp_join}'
             'ORDER BY e.obs_mjd, d.epoch_id, d.detection_id').fetchall()
-        names = cols + ('obs_mjd', 'footprint')
+        names = cols + ('obs_mjd', 'footprint', 'search')
         if not rows:
             return Table(names=names, dtype=[int, int, int] +
-                         [float] * len(DETECTION_COLUMNS) + [str, float,
+                         [float] * len(DETECTION_COLUMNS) + [str, float, str,
                                                              str])
         t = Table(rows=[tuple(r) for r in rows], names=names)
         t['footprint'] = np.array(['' if v is None else v
@@ -680,7 +718,62 @@ class HistoryDatabase:
                             dtype=float)
         t['artifact_id'] = np.array(['' if v is None else v
                                      for v in t['artifact_id']], dtype='U16')
+        t['search'] = np.asarray(t['search'], dtype='U32')
         return t
+
+    # -- new-artifact search (issue #15) -----------------------------------
+    def difference_run_key(self, epoch_id):
+        """What the new-artifact search of an epoch was run with (its
+        references and parameters, JSON), or `None` if it never ran."""
+        if 'difference_runs' not in self._tables():
+            return None
+        row = self._execute('SELECT run_key FROM difference_runs WHERE '
+                            'epoch_id = ?', (int(epoch_id),)).fetchone()
+        return None if row is None else row[0]
+
+    def store_difference(self, epoch_id, detections, run_key, *,
+                         merged=()):
+        """
+        Replace the new-artifact search's detections of one epoch (one
+        transaction).
+
+        Parameters
+        ----------
+        epoch_id : int
+        detections : `~astropy.table.Table`
+            The search's candidates that are not §7 detections
+            (``ccdchip`` plus `DETECTION_COLUMNS`).
+        run_key : str
+            Its references and parameters (`difference_run_key`).
+        merged : iterable of int
+            ``detection_id`` of this epoch's §7 detections that the search
+            found too (their ``search`` becomes ``'find,difference'``; their
+            measurements are not touched).
+        """
+        det_rows = _detection_rows(detections)
+        with self.transaction():
+            self._execute("DELETE FROM detections WHERE epoch_id = ? AND "
+                          "search = 'difference'", (int(epoch_id),))
+            self._execute("UPDATE detections SET search = 'find' WHERE "
+                          "epoch_id = ? AND search = 'find,difference'",
+                          (int(epoch_id),))
+            for d in merged:
+                self._execute("UPDATE detections SET search = "
+                              "'find,difference' WHERE detection_id = ? AND "
+                              "epoch_id = ?", (int(d), int(epoch_id)))
+            cols = ('epoch_id', 'ccdchip') + DETECTION_COLUMNS + ('search',)
+            sql = (f'INSERT INTO detections ({", ".join(cols)}) VALUES '
+                   f'({", ".join("?" * len(cols))})')
+            try:
+                self._con.executemany(
+                    sql, [(int(epoch_id),) + r + ('difference',)
+                          for r in det_rows])
+            except sqlite3.Error as exc:
+                raise self._wrap(exc) from None
+            self._execute('INSERT OR REPLACE INTO difference_runs '
+                          '(epoch_id, run_key) VALUES (?, ?)',
+                          (int(epoch_id), str(run_key)))
+            self._set_meta('artifacts_stale', '1')
 
     def coverage(self):
         """dict ``epoch_id -> {ccdchip: (xmin, xmax, ymin, ymax)}``."""
@@ -785,6 +878,15 @@ class HistoryDatabase:
             artifacts, det, ids = self.classify(
                 tolerance=tolerance, change_nsigma=change_nsigma,
                 vanish_after=vanish_after, _store=True)
+            if self._columns('artifacts') != list(ARTIFACT_COLUMNS):
+                # derived data of an older layout (before ``found_by``):
+                # rebuilt from the detections, like every reclassification
+                self._execute('DROP TABLE artifacts')
+                self._execute(
+                    'CREATE TABLE artifacts ('
+                    + ', '.join(f'{c} {_artifact_sql_type(c)}'
+                                for c in ARTIFACT_COLUMNS)
+                    + ', PRIMARY KEY (artifact_id))')
             self._execute('DELETE FROM artifacts')
             sql = (f'INSERT INTO artifacts ({", ".join(ARTIFACT_COLUMNS)}) '
                    f'VALUES ({", ".join("?" * len(ARTIFACT_COLUMNS))})')
@@ -825,7 +927,7 @@ class HistoryDatabase:
         tol = settings.get('tolerance_pix', DEFAULT_TOLERANCE)
         nsig = settings.get('change_nsigma', DEFAULT_CHANGE_NSIGMA)
         van = settings.get('vanish_after', 1)
-        if self.stale:
+        if self.stale or self._columns('artifacts') != list(ARTIFACT_COLUMNS):
             log.info('%s: artifacts table is older than the last epoch; '
                      're-deriving it from the detections', self.path)
             return self.classify(tolerance=tol, change_nsigma=nsig,
