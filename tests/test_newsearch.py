@@ -218,7 +218,7 @@ class TestMonitorTinyFleck:
         d[np.asarray(new['ccdchip']) != 1] = np.inf
         a = new[np.argmin(d)]
         assert d.min() < 1.5
-        assert a['found_by'] == 'difference'
+        assert 'difference' in str(a['found_by']).split(',')
         assert a['first_seen'].startswith(ORIGIN)
         assert str(a['last_seen_absent']).startswith(BEFORE)
         # forced photometry in every later epoch: it never flickers
@@ -300,7 +300,7 @@ class TestHistory:
             assert set(db.detections()['search']) == {'find'}
             assert 'found_by' in db.artifacts().colnames
         art = monitor_epochs(paths, db=path, scheduler='serial')
-        assert 'difference' in set(art['found_by'])
+        assert any('difference' in str(f).split(',') for f in art['found_by'])
         with HistoryDatabase(path, readonly=True) as db:
             det = db.detections()
             assert np.count_nonzero(det['epoch_id'] <= 3) >= n_old
