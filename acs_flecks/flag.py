@@ -113,7 +113,7 @@ def flag_exposure(img, table, output):
         note = (f'taken {img.obs_time.isot[:19]}, before USEAFTER '
                 f'{table.useafter.isot[:19]} of {table.name}: copied '
                 'unchanged')
-        log.info('%s: %s', img.name, note)
+        log.debug('%s: %s', img.name, note)
         return dict(applied=False, n_pixels={}, note=note)
     amp, gain = chip_selection(img)
     gained = {}
@@ -151,7 +151,7 @@ def flag_exposure(img, table, output):
         with atomic_output(output) as tmp:
             hdul.writeto(tmp, checksum=had_checksum, output_verify='exception')
     note = f'{total} pixel(s) gained a flag ({per_chip})'
-    log.info('%s: %s', img.name, note)
+    log.debug('%s: %s', img.name, note)
     return dict(applied=True, n_pixels=gained, note=note)
 
 
