@@ -94,9 +94,10 @@ def dodqi_reference(path, *, ccdchip, shape, ltv, ccdamp, ccdgain):
     with fits.open(path) as h:
         tab = h[1].data
         names = [n.upper() for n in tab.columns.names]
-        int_gain = tab.columns['CCDGAIN'].format in ('J', '1J')
+        int_gain = str(tab.columns['CCDGAIN'].format) in ('J', '1J')
         ny, nx = shape
         dq = np.zeros(shape, np.uint16)
+        nrows = 0
         for r in tab:
             amp = r['CCDAMP'].strip() if 'CCDAMP' in names else 'N/A'
             sameamp = amp in ('N/A', 'ANY') or amp == ccdamp
@@ -109,6 +110,7 @@ def dodqi_reference(path, *, ccdchip, shape, ltv, ccdamp, ccdgain):
             samechip = r['CCDCHIP'] in (-999, -1) or r['CCDCHIP'] == ccdchip
             if not (sameamp and samegain and samechip):
                 continue
+            nrows += 1
             xs = int(r['PIX1'] - 1 + ltv[0])
             ys = int(r['PIX2'] - 1 + ltv[1])
             if r['AXIS'] == 1:
@@ -123,6 +125,8 @@ def dodqi_reference(path, *, ccdchip, shape, ltv, ccdamp, ccdgain):
                     continue
                 for j in range(max(lo, 0), min(hi, ny - 1) + 1):
                     dq[j, xs] |= np.uint16(r['VALUE'])
+        if nrows == 0:   # the place-holder at (int)LTM = 1
+            dq[1, 1] |= 64
     return dq
 
 
@@ -508,6 +512,61 @@ class TestFlag:
                     assert ha.header == hb.header, ha.name
                     assert np.asarray(ha.data).tobytes() == \
                         np.asarray(hb.data).tobytes(), ha.name
+
+    def test_dodqi_edge_cases(self, data, tmp_path):
+        # a table CALACS accepts as it is: runs past the edges (clipped),
+        # one wholly off the chip, an int32 CCDGAIN column, wildcards -1 and
+        # 'ANY', no row for CCDCHIP 1 (the DQ 64 place-holder)
+        rows = [('N/A', 4090, 10, 20, 1, 4, 2, -999),    # past x = 4096
+                ('ANY', 50, -5, 10, 2, 4, 2, 2),         # starts below y = 1
+                ('N/A', 5000, 10, 5, 1, 4, 2, -1),       # wholly off
+                ('N/A', 1390, 1702, 20, 1, 8, -1, 2),    # across the subarray
+                ('B', 1500, 1750, 3, 1, 16, 2, -999),    # amp B only
+                ('N/A', 1410, 1690, 30, 2, 32, 2, 1)]    # gain 1 only
+        cols = list(zip(*rows))
+        hdu = fits.BinTableHDU.from_columns([
+            fits.Column('CCDAMP', '4A', array=np.array(cols[0])),
+            fits.Column('PIX1', 'J', array=np.array(cols[1], np.int32)),
+            fits.Column('PIX2', 'J', array=np.array(cols[2], np.int32)),
+            fits.Column('LENGTH', 'J', array=np.array(cols[3], np.int32)),
+            fits.Column('AXIS', 'J', array=np.array(cols[4], np.int32)),
+            fits.Column('VALUE', 'J', array=np.array(cols[5], np.int32)),
+            fits.Column('CCDCHIP', 'J', array=np.array(cols[6], np.int32)),
+            fits.Column('CCDGAIN', 'J', array=np.array(cols[7], np.int32)),
+        ], name='BPX')
+        ph = fits.Header()
+        ph['INSTRUME'] = 'ACS'
+        ph['DETECTOR'] = 'WFC'
+        ph['USEAFTER'] = 'May 05 2017 00:00:00'
+        table = tmp_path / 'edge_bpx.fits'
+        fits.HDUList([fits.PrimaryHDU(header=ph), hdu]).writeto(table)
+        files = [data['files']['after'], data['files']['sub']]
+        with pytest.warns(FleckRowsWarning):
+            flag_exposures(files, bpixtab=table, outdir=tmp_path / 'o')
+        for src in files:
+            with fits.open(src) as a, \
+                    fits.open(tmp_path / 'o' / os.path.basename(src)) as b:
+                for ver in (1, 2):
+                    if ('SCI', ver) not in a:
+                        continue
+                    sh = a['SCI', ver].header
+                    exp = dodqi_reference(
+                        table, ccdchip=sh['CCDCHIP'],
+                        shape=a['DQ', ver].data.shape,
+                        ltv=(sh['LTV1'], sh['LTV2']), ccdamp='ABCD',
+                        ccdgain=2.0)
+                    got = b['DQ', ver].data.view(np.uint16)
+                    np.testing.assert_array_equal(
+                        got, a['DQ', ver].data.view(np.uint16) | exp)
+                    if sh['CCDCHIP'] == 1:
+                        assert got[1, 1] & 64    # no row for WFC1
+                    if sh['LTV1'] == 0 and sh['CCDCHIP'] == 2:
+                        assert got[9, 4089:].tolist() == [4] * 7
+                        # PIX2 = -5 .. 4: rows 1-4 on the chip
+                        assert got[0:5, 49].tolist() == [4] * 4 + [0]
+                    if sh['LTV1'] != 0:   # subarray at chip (1401, 1701)
+                        assert (got[1, 0:10] & 8 == 8).all()
+                        assert got[1, 10] & 8 == 0
 
     def test_selection_rows(self, data, tmp_path):
         # the rows for amplifier 'A' and gain 1 do not apply to CCDAMP=ABCD,
