@@ -559,14 +559,41 @@ class TestFlag:
                     np.testing.assert_array_equal(
                         got, a['DQ', ver].data.view(np.uint16) | exp)
                     if sh['CCDCHIP'] == 1:
-                        assert got[1, 1] & 64    # no row for WFC1
+                        # only the CCDCHIP = -1 row applies to WFC1
+                        assert (got[1701, 1389:1409] & 8 == 8).all()
+                        assert got[1, 1] & 64 == 0
                     if sh['LTV1'] == 0 and sh['CCDCHIP'] == 2:
                         assert got[9, 4089:].tolist() == [4] * 7
                         # PIX2 = -5 .. 4: rows 1-4 on the chip
                         assert got[0:5, 49].tolist() == [4] * 4 + [0]
                     if sh['LTV1'] != 0:   # subarray at chip (1401, 1701)
-                        assert (got[1, 0:10] & 8 == 8).all()
-                        assert got[1, 10] & 8 == 0
+                        # chip x 1390-1409 -> image x 1-9
+                        assert (got[1, 0:9] & 8 == 8).all()
+                        assert got[1, 9] & 8 == 0
+
+    def test_placeholder_when_no_row_applies(self, data, tmp_path):
+        ph = fits.Header()
+        ph['INSTRUME'] = 'ACS'
+        ph['DETECTOR'] = 'WFC'
+        ph['USEAFTER'] = 'May 05 2017 00:00:00'
+        hdu = fits.BinTableHDU.from_columns([
+            fits.Column(n, 'I', array=np.array([v], np.int16)) for n, v in
+            (('PIX1', 10), ('PIX2', 10), ('LENGTH', 3), ('AXIS', 1),
+             ('VALUE', 4), ('CCDCHIP', 2))])
+        table = tmp_path / 'wfc2only_bpx.fits'
+        fits.HDUList([fits.PrimaryHDU(header=ph), hdu]).writeto(table)
+        with pytest.warns(FleckRowsWarning):
+            flag_exposures([data['files']['after']], bpixtab=table,
+                           outdir=tmp_path / 'o')
+        with fits.open(data['files']['after']) as a, fits.open(
+                tmp_path / 'o' / os.path.basename(data['files']['after'])) as b:
+            # [DQ,2] is CCDCHIP 1: no row, DQ 64 at 0-indexed [1, 1] (dodqi.c)
+            diff = b['DQ', 2].data.view(np.uint16) ^ \
+                a['DQ', 2].data.view(np.uint16)
+            assert np.argwhere(diff).tolist() == [[1, 1]] and diff[1, 1] == 64
+            diff = b['DQ', 1].data.view(np.uint16) ^ \
+                a['DQ', 1].data.view(np.uint16)
+            assert np.argwhere(diff).tolist() == [[9, 9], [9, 10], [9, 11]]
 
     def test_selection_rows(self, data, tmp_path):
         # the rows for amplifier 'A' and gain 1 do not apply to CCDAMP=ABCD,
