@@ -186,7 +186,9 @@ def flag_exposures(exposures, *, bpixtab, outdir, overwrite=False,
     acs_flecks.exceptions.AcsFlecksError
         Bad input or output path; nothing is written.
     """
-    paths = [os.fspath(p) for p in exposures]
+    # the same file given twice is copied once
+    paths = list({os.path.realpath(os.fspath(p)): os.fspath(p)
+                  for p in exposures}.values())
     if not paths:
         raise AcsFlecksError('no exposures given')
     table = bpixtab if isinstance(bpixtab, DeliveredTable) else \

@@ -558,7 +558,9 @@ def exposure_impact(exposures, *, bpixtab, sources, flecks=None, radius=4.0,
         Bad input: nothing is computed (every exposure, its WCS, the table
         and the sources are checked first).
     """
-    paths = [os.fspath(p) for p in exposures]
+    # the same file given twice is assessed once
+    paths = list({os.path.realpath(os.fspath(p)): os.fspath(p)
+                  for p in exposures}.values())
     if not paths:
         raise AcsFlecksError('no exposures given')
     if radius is None or not np.isfinite(radius) or radius <= 0:

@@ -70,12 +70,17 @@ def open_science(path):
     Raises
     ------
     acs_flecks.exceptions.InputFileError
-        Not ACS, not WFC, no SCI/ERR/DQ per chip, a chip larger than a
+        Not ACS, not WFC, no SCI/ERR/DQ per chip, no pixel data (a
+        stripped header), a chip larger than a
         calibrated WFC chip (a raw file), binned data (``LTM`` not 1), or no
         ``CCDAMP``/``CCDGAIN`` (which select the bad-pixel rows).
     """
     img = ACSImage(path, detector='WFC')
     ny, nx = img.shape
+    if ny < 1 or nx < 1:
+        raise InputFileError(
+            f'the chips have no pixel data (NAXIS1, NAXIS2 = {nx}, {ny}): a '
+            'stripped, header-only file', path=img.path)
     if ny > WFC_CHIP_SHAPE[0] or nx > WFC_CHIP_SHAPE[1]:
         raise InputFileError(
             f'chips are {nx}x{ny} pixels, larger than a calibrated WFC chip '

@@ -2,7 +2,8 @@
 Source lists for `acs_flecks.impact`: an ECSV table or a DS9 region file.
 
 * ECSV (or any table astropy reads): columns ``id``, ``ra``, ``dec``
-  (degrees, or angles with units), optionally ``radius`` (an angle: the
+  (degrees, angles with units, or text: sexagesimal ra in hours such as
+  ``10:00:02.6``, dec in degrees), optionally ``radius`` (an angle: the
   photometric aperture of that source; without a unit, arcsec).  The frame
   is ICRS unless the table's metadata has ``frame`` (e.g. ``fk5``).
 * DS9 regions (read with astropy-regions): ``point`` and ``circle`` in a sky
@@ -128,6 +129,21 @@ def _angle(col, name, path, default_unit):
     return q
 
 
+def _sexagesimal(ra_col, dec_col, path):
+    """ra, dec given as text: '10:00:02.6' / '10h00m02.6s' (hours) or
+    decimal degrees, and '+02:12:21' (degrees)."""
+    ra_txt = [str(v).strip() for v in ra_col]
+    dec_txt = [str(v).strip() for v in dec_col]
+    hours = all((':' in v or 'h' in v.lower()) for v in ra_txt)
+    try:
+        c = SkyCoord(ra_txt, dec_txt,
+                     unit=(u.hourangle if hours else u.deg, u.deg))
+    except (ValueError, TypeError) as exc:
+        raise InputFileError(f'ra, dec are not readable angles ({exc})',
+                             path=path) from None
+    return c.ra.to(u.deg), c.dec.to(u.deg)
+
+
 def _read_table(path):
     try:
         table = Table.read(path, format='ascii.ecsv') \
@@ -145,8 +161,12 @@ def _read_table(path):
             path=path)
     if len(table) == 0:
         raise InputFileError('no sources', path=path)
-    ra = _angle(table[names['ra']], 'ra', path, u.deg)
-    dec = _angle(table[names['dec']], 'dec', path, u.deg)
+    ra_col, dec_col = table[names['ra']], table[names['dec']]
+    if ra_col.dtype.kind in 'US' or dec_col.dtype.kind in 'US':
+        ra, dec = _sexagesimal(ra_col, dec_col, path)
+    else:
+        ra = _angle(ra_col, 'ra', path, u.deg)
+        dec = _angle(dec_col, 'dec', path, u.deg)
     for q, name in ((ra, 'ra'), (dec, 'dec')):
         bad = ~np.isfinite(q.value)
         if np.ma.is_masked(table[names[name]]):

@@ -382,6 +382,38 @@ class TestImpact:
         assert not b['flagged']
         assert b['radius'].value == pytest.approx(10, rel=0.05)  # 0.5"/0.05"
 
+    def test_sexagesimal_and_units(self, data, tmp_path):
+        from astropy.coordinates import SkyCoord
+        ra, dec = sky_of(2, *data['pix']['on2'])
+        c = SkyCoord(ra * u.deg, dec * u.deg)
+        t = Table({'id': ['s', 'q'],
+                   'ra': [c.ra.to_string(u.hourangle, sep=':', precision=5)] * 2,
+                   'dec': [c.dec.to_string(u.deg, sep=':', precision=4,
+                                           alwayssign=True)] * 2})
+        t.write(tmp_path / 'sx.ecsv')
+        src = read_sources(tmp_path / 'sx.ecsv')
+        assert src['ra'][0].to_value(u.deg) == pytest.approx(ra, abs=1e-6)
+        assert src['dec'][0].to_value(u.deg) == pytest.approx(dec, abs=1e-6)
+        q = Table({'id': ['r'], 'ra': [ra * 3600] * u.arcsec,
+                   'dec': [dec] * u.deg})
+        q.write(tmp_path / 'q.ecsv')
+        assert read_sources(tmp_path / 'q.ecsv')['ra'][0].to_value(u.deg) == \
+            pytest.approx(ra)
+
+    def test_missing_radec_values(self, tmp_path):
+        t = Table({'id': ['a', 'b'], 'ra': [1.0, np.nan], 'dec': [2.0, 3.0]})
+        t.write(tmp_path / 'n.ecsv')
+        with pytest.raises(InputFileError, match='finite ra'):
+            read_sources(tmp_path / 'n.ecsv')
+
+    def test_no_useafter(self, data, tmp_path):
+        with fits.open(data['new']) as h:
+            del h[0].header['USEAFTER']
+            h.writeto(tmp_path / 'nu_bpx.fits')
+        from acs_flecks.exceptions import ReferenceFileError
+        with pytest.raises(ReferenceFileError, match='USEAFTER'):
+            DeliveredTable.read(tmp_path / 'nu_bpx.fits')
+
     def test_pixel_regions_refused(self, tmp_path):
         reg = tmp_path / 'pix.reg'
         reg.write_text('# Region file format: DS9\nimage\ncircle(10,10,3)\n')
@@ -627,6 +659,18 @@ class TestFlag:
         # (1700-1739, 1800) is image (300-339, 100)
         assert dq[99, 299] & 16 == 16 and dq[99, 339] & 16 == 0
 
+    def test_checksum_kept_valid(self, data, tmp_path):
+        src = tmp_path / 'jcksum01q_flc.fits'
+        with fits.open(data['files']['sub']) as h:
+            h.writeto(src, checksum=True)
+        flag_exposures([src, src], bpixtab=data['new'], outdir=tmp_path / 'o')
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            with fits.open(tmp_path / 'o' / src.name, checksum=True) as h:
+                assert 'CHECKSUM' in h['DQ', 1].header
+                h['DQ', 1].data  # noqa: B018 - verifies DATASUM
+
     def test_output_equal_to_input_refused(self, data):
         d = os.path.dirname(data['files']['after'])
         before = sorted(os.listdir(d))
@@ -745,6 +789,19 @@ class TestBadInput:
         line = _bad(tmp_path, capsys, ['flag', exp, '--bpixtab', bpx, '-o',
                                        str(out)], [out])
         assert match in line
+
+    def test_stripped_header_only_file(self, tmp_path, capsys, data):
+        # the real file itself has no pixels: refused, not "off every chip"
+        real = tmp_path / 'jbt122x8q_flc.fits'
+        shutil.copyfile(real_file(REAL_FLC), real)
+        for argv, outputs in (
+                (['impact', str(real), '--bpixtab', str(data['new']),
+                  '--sources', str(data['sources']), '-o',
+                  str(tmp_path / 'i.ecsv')], [tmp_path / 'i.ecsv']),
+                (['flag', str(real), '--bpixtab', str(data['new']), '-o',
+                  str(tmp_path / 'o')], [tmp_path / 'o'])):
+            line = _bad(tmp_path, capsys, argv, outputs)
+            assert 'stripped' in line
 
     def test_output_is_input(self, data, tmp_path, capsys):
         src = tmp_path / 'src.ecsv'
