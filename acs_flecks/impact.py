@@ -616,8 +616,10 @@ def exposure_impact(exposures, *, bpixtab, sources, flecks=None, radius=4.0,
                 fm = table.fleck_mask(img, chip)
                 r_idx, c_idx = np.nonzero(fm)
                 px, py = index_to_pixel(r_idx, c_idx)
-                cache[chip] = (fm, np.asarray(px, float), np.asarray(py, float))
-            fm, px, py = cache[chip]
+                dq_chip = img.chip(chip, arrays=('DQ',)).dq
+                cache[chip] = (fm, np.asarray(px, float), np.asarray(py, float),
+                               dq_chip)
+            fm, px, py, dq_chip = cache[chip]
             x_img, y_img = float(xi[k]), float(yi[k])
             x_chip, y_chip = image_to_chip(x_img, y_img, img.ltv(chip))
             # the pixel (x, y) spans x - 0.5 ... x + 0.5
@@ -628,8 +630,6 @@ def exposure_impact(exposures, *, bpixtab, sources, flecks=None, radius=4.0,
                 if px.size else np.nan
             rad = float(s['radius'].to_value(u.arcsec) / scale[k]) \
                 if np.isfinite(s['radius'].value) else float(radius)
-            dq = img.chip(chip, arrays=('DQ',),
-                          section=(slice(row, row + 1), slice(col, col + 1))).dq
             loss, used = np.nan, ''
             if maps is not None:
                 if applies:
@@ -643,7 +643,7 @@ def exposure_impact(exposures, *, bpixtab, sources, flecks=None, radius=4.0,
             rows.append(dict(base, on_chip=True, ccdchip=chip, x=x_chip,
                              y=y_chip, x_image=x_img, y_image=y_img,
                              flagged=bool(flagged),
-                             exposure_dq=int(np.asarray(dq).ravel()[0]),
+                             exposure_dq=int(dq_chip[row, col]),
                              distance=dist, radius=rad, flux_loss=loss,
                              loss_filter=used, affected=bool(affected)))
     names = ('exposure', 'obs_date', 'filter', 'id', 'ra', 'dec', 'on_chip',
