@@ -14,6 +14,7 @@ was given science exposures; it can add the same section to any
 """
 
 import numpy as np
+from astropy.table import QTable
 
 __all__ = ['add_science_section']
 
@@ -22,6 +23,30 @@ _ROW_COLUMNS = ('exposure', 'obs_date', 'filter', 'id', 'ccdchip', 'x', 'y',
 _SUMMARY_COLUMNS = ('id', 'ra', 'dec', 'n_exposures', 'n_on_chip',
                     'n_flagged', 'n_affected', 'n_unaffected',
                     'min_distance', 'max_flux_loss')
+
+
+#: Display formats of the section's tables (the report's default, 4
+#: significant digits, would show ra 150.03772 as 150).
+_FORMATS = {'ra': '.6f', 'dec': '.6f', 'x': '.2f', 'y': '.2f',
+            'distance': '.2f', 'min_distance': '.2f', 'flux_loss': '.3f',
+            'max_flux_loss': '.3f'}
+
+
+def _display(table, columns):
+    """A copy of ``columns`` with the numbers as text in `_FORMATS`."""
+    out = QTable()
+    for name in columns:
+        col = table[name]
+        fmt = _FORMATS.get(name)
+        if fmt is None:
+            out[name] = col
+            continue
+        unit = getattr(col, 'unit', None)
+        values = np.asarray(getattr(col, 'value', col), dtype=float)
+        out[name] = [format(v, fmt) if np.isfinite(v) else '' for v in values]
+        if unit is not None:
+            out[name].unit = unit
+    return out
 
 
 def add_science_section(report, *, impact=None, flagged=None, files=None):
@@ -61,12 +86,12 @@ def add_science_section(report, *, impact=None, flagged=None, files=None):
                  f'{int(np.sum(np.asarray(t["flagged"])))} on a flagged '
                  f'fleck pixel, {int(np.sum(np.asarray(t["affected"])))} '
                  'affected.')
-        sec.table(impact.summary[list(_SUMMARY_COLUMNS)],
+        sec.table(_display(impact.summary, _SUMMARY_COLUMNS),
                   caption='Per source: exposures covering it, and how many '
                           'unaffected')
         affected = t[np.asarray(t['affected'], bool)]
         if len(affected):
-            sec.table(affected[list(_ROW_COLUMNS)],
+            sec.table(_display(affected, _ROW_COLUMNS),
                       caption='Affected exposure x source pairs')
         for note in impact.notes:
             sec.text(note)

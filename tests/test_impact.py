@@ -811,3 +811,22 @@ class TestBadInput:
                                 '--bpixtab', str(data['new']), '--sources',
                                 str(src), '-o', str(src)], [])
         assert sha256(src) == before
+
+
+def test_report_section(data, tmp_path):
+    from acs_flecks.report import HTMLReport
+    from acs_flecks.science_report import add_science_section
+
+    res = exposure_impact([data['files']['after'], data['files']['before']],
+                          bpixtab=data['new'], sources=data['sources'])
+    done = flag_exposures([data['files']['before']], bpixtab=data['new'],
+                          outdir=tmp_path / 'o')
+    rep = HTMLReport('impact')
+    assert add_science_section(rep) is None
+    add_science_section(rep, impact=res, flagged=done)
+    html = open(rep.write(str(tmp_path / 'r.html'))).read()
+    assert 'Science exposures: what the flecks touch' in html
+    on2 = res.summary[res.summary['id'] == 'on2'][0]
+    assert f'{on2["ra"].to_value(u.deg):.6f}' in html
+    assert 'copied unchanged' in html
+    assert 'jafter01q_flc.fits' in html     # the affected pair is listed
