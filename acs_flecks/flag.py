@@ -195,7 +195,7 @@ def flag_exposures(exposures, *, bpixtab, outdir, overwrite=False,
         DeliveredTable.read(bpixtab, reference=reference)
     images = []
     for p in paths:
-        img = open_science(p)
+        img = open_science(p, operation='flag')
         table.check_detector(img)
         images.append(img)
     outdir, outputs = _plan(paths, outdir, table.path, overwrite)

@@ -582,7 +582,7 @@ def exposure_impact(exposures, *, bpixtab, sources, flecks=None, radius=4.0,
     # Open every exposure and evaluate every chip's WCS before any work.
     opened = []
     for path in paths:
-        img = open_science(path)
+        img = open_science(path, operation='impact')
         table.check_detector(img)
         with fits.open(img.path, memmap=False) as hdul:
             wcs = {chip: chip_wcs(img, chip, hdul) for chip in img.chips}

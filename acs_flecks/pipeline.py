@@ -599,7 +599,7 @@ def _check_science(science, sources, outdir):
     if sources and not paths:
         raise AcsFlecksError('sources given without science exposures')
     for path in paths:
-        open_science(path)
+        open_science(path, operation='run')
     out = os.path.realpath(os.path.join(outdir or 'acs_flecks_output',
                                         'reflagged'))
     for path in paths:

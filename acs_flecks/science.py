@@ -54,7 +54,7 @@ class FleckRowsWarning(AcsFlecksWarning):
     reference rows: every row with the flag counts as a fleck's."""
 
 
-def open_science(path):
+def open_science(path, *, operation=None):
     """
     Open a calibrated ACS/WFC exposure (flt/flc, full frame or subarray).
 
@@ -62,6 +62,8 @@ def open_science(path):
     ----------
     path : str or path-like
         The file.
+    operation : str, optional
+        The operation (e.g. 'impact'), named when the detector is refused.
 
     Returns
     -------
@@ -75,7 +77,7 @@ def open_science(path):
         calibrated WFC chip (a raw file), binned data (``LTM`` not 1), or no
         ``CCDAMP``/``CCDGAIN`` (which select the bad-pixel rows).
     """
-    img = ACSImage(path, detector='WFC')
+    img = ACSImage(path, detector='WFC', operation=operation)
     ny, nx = img.shape
     if ny < 1 or nx < 1:
         raise InputFileError(
