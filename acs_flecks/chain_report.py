@@ -379,9 +379,14 @@ def write_chain_report(result, *, history, figdir, inputs,
         sec.table(truth['per_truth'], caption='Every simulated artifact',
                   ecsv=truth.get('ecsv'), max_rows=1000)
 
+    if getattr(result, 'impact', None) is not None or \
+            getattr(result, 'flagged', None) is not None:
+        from .science_report import add_science_section
+        add_science_section(rep, impact=result.impact, flagged=result.flagged)
+
     sec = rep.section('Inputs and notes', anchor='inputs')
     rows = []
-    for kind in ('input', 'flats', 'unflashed', 'eper'):
+    for kind in ('input', 'flats', 'unflashed', 'eper', 'science'):
         for path in inputs.get(kind) or []:
             rows.append((kind, os.path.basename(path)))
     if inputs.get('reference'):

@@ -116,6 +116,12 @@ class ChainResult:
         name -> path of every file written.
     notes : list of str
         What was skipped and why.
+    impact : `~acs_flecks.impact.ImpactResult` or None
+        The science exposures and sources the flecks touch (when
+        ``science`` and ``sources`` were given and a table was written).
+    flagged : `~astropy.table.QTable` or None
+        The re-flagged copies of the science exposures
+        (`acs_flecks.flag.flag_exposures`).
     """
 
     artifacts: QTable
@@ -128,6 +134,8 @@ class ChainResult:
     report: str = None
     outputs: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    impact: object = None
+    flagged: object = None
 
 
 def _value(q):
@@ -241,7 +249,8 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                  report=None, outdir=None, median_size=15, nsigma=5.0,
                  min_area=25, tolerance=3.0, badpix_threshold=0.5,
                  aperture_threshold=0.05, box=40, combine='bluest', value=4,
-                 workers=None, scheduler='', overwrite=False, progress=None):
+                 workers=None, scheduler='', overwrite=False, progress=None,
+                 science=None, sources=None):
     """
     Run the whole chain (see the module docstring).
 
@@ -301,6 +310,14 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
         Replace an existing output table.
     progress : bool, optional
         Progress bar for the detection.
+    science : str or list of str, optional
+        Calibrated science exposures (flt/flc): once the new table is
+        written, copies with its flags in DQ go to ``OUTDIR/reflagged``
+        (`acs_flecks.flag`) and, with ``sources``, the exposures and sources
+        the flecks touch to ``OUTDIR/impact.ecsv`` (`acs_flecks.impact`);
+        both appear in the report.
+    sources : str, optional
+        Source list for ``science`` (ECSV id, ra, dec or DS9 regions).
 
     Returns
     -------
@@ -332,6 +349,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     check_combine(combine, filters=[ACSImage(p, detector='WFC',
                                              operation='run').filter
                                     for p in flat_files] or None)
+    science_files, source_table = _check_science(science, sources, outdir)
 
     # Resolve the reference first: a missing reference must fail before
     # an hour of detection, and before anything is written.
@@ -555,14 +573,65 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     elif len(new):
         notes.append('no bad pixels measured: no bpixtab written')
 
+    impact, flagged = _science(science_files, source_table, delivery, chars,
+                               outdir, outputs, notes)
     result = ChainResult(artifacts=artifacts, new_flecks=QTable(new),
                          lightpath=light, characterizations=chars,
                          bad_pixels=bad, delivery=delivery, useafter=ua,
-                         report=report, outputs=outputs, notes=notes)
+                         report=report, outputs=outputs, notes=notes,
+                         impact=impact, flagged=flagged)
     from .chain_report import write_chain_report
     write_chain_report(result, history=history, figdir=figdir,
                        inputs=dict(input=files, flats=flat_files,
                                    unflashed=unflashed_files,
-                                   eper=eper_files, reference=ref_path))
+                                   eper=eper_files, science=science_files,
+                                   reference=ref_path))
     outputs['report'] = report
     return result
+
+
+def _check_science(science, sources, outdir):
+    """Open the science exposures and the sources before any work."""
+    from .science import open_science
+    from .sources import read_sources
+
+    paths = expand_inputs(science, what='science exposure')
+    if sources and not paths:
+        raise AcsFlecksError('sources given without science exposures')
+    for path in paths:
+        open_science(path, operation='run')
+    out = os.path.realpath(os.path.join(outdir or 'acs_flecks_output',
+                                        'reflagged'))
+    for path in paths:
+        if os.path.realpath(os.path.dirname(os.path.abspath(path))) == out:
+            raise AcsFlecksError('a science exposure is in the output folder '
+                                 'of its re-flagged copy', path=path)
+    return paths, (read_sources(sources) if sources else None)
+
+
+def _science(paths, sources, delivery, chars, outdir, outputs, notes):
+    """Impact and re-flagged copies of the science exposures (#14)."""
+    if not paths:
+        return None, None
+    if delivery is None:
+        notes.append('no new bad-pixel table: the science exposures were '
+                     'not assessed')
+        return None, None
+    from .flag import flag_exposures
+    from .impact import exposure_impact
+
+    impact = None
+    if sources is not None:
+        maps = [ch.files['maps'] for ch in chars.values()
+                if 'maps' in getattr(ch, 'files', {})]
+        impact = exposure_impact(paths, bpixtab=delivery.path,
+                                 sources=sources, flecks=maps or None)
+        written = impact.write(os.path.join(outdir, 'impact.ecsv'))
+        outputs['impact'] = written['impact']
+        outputs['impact_summary'] = written['summary']
+        notes.extend(impact.notes)
+    flagged = flag_exposures(paths, bpixtab=delivery.path,
+                             outdir=os.path.join(outdir, 'reflagged'),
+                             overwrite=True)
+    outputs['reflagged'] = os.path.join(outdir, 'reflagged')
+    return impact, flagged

@@ -52,7 +52,8 @@ def run_acs_flecks(input, *, flats=None, unflashed=None, eper=None,
                    report=None, outdir=None, median_size=15, nsigma=5.0,
                    min_area=25, tolerance=3.0, badpix_threshold=0.5,
                    aperture_threshold=0.05, box=40, combine='bluest', value=4,
-                   workers=None, scheduler='', overwrite=False):
+                   workers=None, scheduler='', overwrite=False, science=None,
+                   sources=None):
     """
     Run the whole fleck chain: find -> monitor -> characterize -> bpixtab ->
     certify -> report.
@@ -108,6 +109,12 @@ def run_acs_flecks(input, *, flats=None, unflashed=None, eper=None,
         no Dask).
     overwrite : bool, optional
         Replace existing outputs.
+    science : str or list of str, optional
+        Calibrated science exposures (flt/flc): re-flagged copies with the
+        new table and, with ``sources``, which sources the flecks touch
+        (`acs_flecks.flag`, `acs_flecks.impact`).
+    sources : str, optional
+        Source list for ``science``: ECSV (id, ra, dec) or DS9 regions.
 
     Returns
     -------

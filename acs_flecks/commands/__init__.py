@@ -11,4 +11,4 @@ __all__ = ['COMMANDS']
 #: Module names of the sub-commands, in help order.
 COMMANDS = ('demo', 'simulate', 'info', 'find', 'monitor', 'lightpath',
             'transmissivity', 'ledlamp', 'eper', 'shadow', 'figures', 'bpixtab',
-            'certify', 'run')
+            'certify', 'impact', 'flag', 'run')
