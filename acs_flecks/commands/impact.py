@@ -22,8 +22,6 @@ Example::
 Exit status: 0 done, 2 bad input (nothing written).
 """
 
-import numpy as np
-
 NAME = 'impact'
 HELP = 'which science exposures and sources the flecks touch'
 
@@ -59,6 +57,8 @@ def add_arguments(parser):
 
 
 def run(args):
+    import numpy as np
+
     from ..impact import exposure_impact
     from ..utils import check_output_path
 
