@@ -33,6 +33,7 @@ from astropy.time import Time
 from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
+from .raw import RawFrame, is_raw_layout
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
            'open_image', 'check_detector', 'check_detectors',
@@ -364,6 +365,15 @@ class ACSImage:
         if expstart is not None:
             self._check_mjd(expstart, 'EXPSTART')
         self._index = self._map_extensions(exts, require_arrays)
+        #: `~acs_flecks.raw.RawFrame` of a raw CCD frame (DN with prescan
+        #: and overscan), calibrated to trimmed electrons on reading; or None
+        self.raw = None
+        if any(is_raw_layout(self.header, e['header'])
+               for e in self._index.values()):
+            self.raw = RawFrame(self.path, self.header, self._index)
+            for chip, e in self._index.items():
+                e['header'] = self.raw.trimmed_header(chip)
+                e['shape'] = self.raw.trimmed_shape(chip)
         if det == 'WFC':
             for key in ('FILTER1', 'FILTER2'):
                 name = str(self.header.get(key, '') or '').strip().upper()
@@ -668,6 +678,8 @@ class ACSImage:
             Stripped (empty) data, unreadable data, or an all-NaN chip.
         """
         entry = self._entry(ccdchip)
+        if self.raw is not None:
+            return self._raw_chip(ccdchip, entry, arrays, allow_nan, section)
         wanted = [n for n in _ARRAYS if n in arrays and n in entry]
         out = {name: None for name in _ARRAYS}
         # astropy cannot memory-map BZERO/BSCALE/BLANK-scaled data (a raw
@@ -708,6 +720,20 @@ class ACSImage:
                 f'{where} CCDCHIP={ccdchip} has no finite SCI values (all NaN)',
                 path=self.path)
         return ChipData(ccdchip=int(ccdchip), sci=sci, err=out['ERR'],
+                        dq=out['DQ'], header=entry['header'],
+                        ltv=self.ltv(ccdchip))
+
+    def _raw_chip(self, ccdchip, entry, arrays, allow_nan, section):
+        """`chip` of a raw frame: `acs_flecks.raw.RawFrame.calibrate`."""
+        sci, err, dq = self.raw.calibrate(ccdchip)
+        sl = tuple(section) if section is not None else (slice(None),) * 2
+        out = {n: (a[sl] if n in arrays else None)
+               for n, a in (('SCI', sci), ('ERR', err), ('DQ', dq))}
+        if out['SCI'] is not None and out['SCI'].size and not allow_nan \
+                and not np.isfinite(out['SCI']).any():
+            raise InputFileError(f'chip CCDCHIP={ccdchip} has no finite SCI '
+                                 'values (all NaN)', path=self.path)
+        return ChipData(ccdchip=int(ccdchip), sci=out['SCI'], err=out['ERR'],
                         dq=out['DQ'], header=entry['header'],
                         ltv=self.ltv(ccdchip))
 
