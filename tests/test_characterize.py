@@ -431,11 +431,12 @@ class TestShadow:
             paths.append(write_file(tmp_path / f'dkc{i}.fits', sci, err2=err,
                                     filt='CLEAR1L', date=date, flashdur=4.6,
                                     imagetyp='DARK'))
-        # the trail blocks > 5 % of the post-flash: without the lamp footprint
-        # the box lands above it
+        # the trail blocks > 5 % of the post-flash: the dark's own aperture
+        # would put the box above it; the model footprint (smoothed, top edge
+        # mirrored from the bottom) puts it where the lamp footprint does
         series0 = shadow_time_series(paths, ccdchip=2, x=FX, y=FY)
         series = shadow_time_series(paths, ccdchip=2, x=FX, y=FY, lamp=result)
-        assert series0.shadow_box[2] > series.shadow_box[2]
+        assert abs(series0.shadow_box[2] - series.shadow_box[2]) <= 1
         t = series.table
         assert len(t) == 5
         x0, x1, y0, y1 = series.shadow_box
