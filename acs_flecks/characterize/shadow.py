@@ -32,7 +32,6 @@ core (pixels blocking > 50 %), since the trail is only on the +y side.
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 
 import astropy.units as u
@@ -42,7 +41,7 @@ from astropy.time import Time
 from scipy import ndimage
 
 from ..combined import combination
-from ..exceptions import AcsFlecksError, ExcludedPixelsWarning, InputFileError
+from ..exceptions import AcsFlecksError, InputFileError
 from ..io import open_image
 from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout, output_prefix
@@ -357,9 +356,11 @@ def shadow_time_series(darks, *, ccdchip, x, y, shadow_box=None, empty_box=None,
         s, sp, se, ns = box_signal(im, sb, ccdchip=ccdchip, combo=combo)
         e, ep, ee, ne = box_signal(im, eb, ccdchip=ccdchip, combo=combo)
         if ns or ne:
-            warnings.warn(f'{im.name}: {ns} shadow-box and {ne} empty-box '
-                          'pixel(s) flagged (DQ or ERR <= 0) left out; sums '
-                          'scaled to the box area', ExcludedPixelsWarning)
+            # said in the table (shadow/empty_npix_excluded), not warned:
+            # hot pixels come and go from dark to dark
+            log.info('%s: %d shadow-box and %d empty-box pixel(s) flagged '
+                     '(DQ or ERR <= 0) left out; sums scaled to the box area',
+                     im.name, ns, ne)
         d = s - e
         derr = float(np.hypot(sp, ep))
         rows.append((im.obs_time.mjd, im.name, s, sp, e, ep, d, derr,
