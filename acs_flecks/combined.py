@@ -12,15 +12,15 @@ an average A of N exposures.
 `combination` decides from the header, in this order:
 
 1. ``NCOMBINE <= 1``: a single exposure.
-2. ``BUNIT`` ``ELECTRONS/S`` (a rate): the electrons counted are
-   ``rate x EXPTIME`` (cumulative for a sum), whatever the combination.
-3. ``TEXPTIME`` present and different from ``EXPTIME``: ``EXPTIME`` is that
+2. ``TEXPTIME`` present and different from ``EXPTIME``: ``EXPTIME`` is that
    of one exposure (``EXPTIME x NCOMBINE ~ TEXPTIME``): an **average**;
    ``EXPTIME == TEXPTIME`` (cumulative): a **sum**.
-4. otherwise the pixels decide: in a sum ``ERR**2 ~ SCI + N rn**2``, in an
+3. otherwise the pixels decide: in a sum ``ERR**2 ~ SCI + N rn**2``, in an
    average ``ERR**2 ~ (SCI + rn**2) / N``; the median of ``ERR**2 / SCI``
    over well-exposed pixels is ~1 for a sum and ~1/N for an average.
 
+SCI is read in electrons whatever its ``BUNIT`` (`acs_flecks.units`: a
+rate x ``EXPTIME``, counts x gain), so the same rules apply to every unit.
 The decision and its reason are returned (and written by the commands that
 use it, e.g. ``acs_flecks shadow``).
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from .exceptions import InputFileError
 from .io import ACSImage
+from .units import electron_scale
 
 __all__ = ['Combination', 'combination']
 
@@ -55,13 +56,11 @@ class Combination:
     ncombine : int
         ``NCOMBINE``.
     counted_per_unit : float
-        Electrons counted per unit of SCI: 1 for a single exposure or a sum
-        in electrons, ``NCOMBINE`` for an average, ``EXPTIME`` for a rate
-        (times ``NCOMBINE`` for an averaged rate).
+        Electrons counted per electron of SCI (as read, in electrons): 1 for
+        a single exposure or a sum, ``NCOMBINE`` for an average.
     per_exposure : float
         Factor giving the mean single-exposure electrons from SCI (1 /
-        ``NCOMBINE`` for a sum, 1 for an average, ``EXPTIME`` for a rate of
-        one exposure).
+        ``NCOMBINE`` for a sum, 1 for an average or a single exposure).
     reason : str
         Which header values decided.
     """
@@ -103,33 +102,18 @@ def combination(image, *, ccdchip=None):
     Raises
     ------
     acs_flecks.exceptions.InputFileError
-        ``BUNIT`` that is neither electrons nor an electron rate (convert
-        counts first), or an ``EXPTIME`` of zero for a rate.
+        ``BUNIT`` that cannot be converted to electrons.
     """
     img = image if isinstance(image, ACSImage) else ACSImage(
         image, require_arrays=False)
     chip = img.chips[0] if ccdchip is None else int(ccdchip)
     n = max(img.ncombine(chip), 1)
-    bunit = str(img.chip_header(chip).get('BUNIT', '') or '').strip().upper()
+    # SCI is read in electrons (acs_flecks.units: a rate x EXPTIME, counts x
+    # gain); a unit that cannot be converted is refused here
+    electron_scale(img.header, img.chip_header(chip), ccdchip=chip,
+                   shape=img.shape, path=img.path)
     exptime = _float(img.header, 'EXPTIME') or 0.0
     texptime = _float(img.header, 'TEXPTIME')
-    if bunit in ('ELECTRONS/S', 'ELECTRONS/SEC', 'E/S'):
-        if exptime <= 0:
-            raise InputFileError(f'BUNIT={bunit!r} with EXPTIME={exptime!r}: '
-                                 'cannot convert the rate to electrons',
-                                 path=img.path)
-        avg = (n > 1 and texptime is not None
-               and abs(texptime - exptime) > 1e-3 * max(texptime, 1e-9))
-        f = exptime * (n if avg else 1)
-        return Combination('average' if avg else ('sum' if n > 1 else
-                                                  'single'),
-                           n, f, exptime if n == 1 or avg else exptime / n,
-                           f'BUNIT={bunit}: electrons = rate x EXPTIME '
-                           f'({exptime:g} s)')
-    if bunit not in ('ELECTRONS', 'ELECTRON', 'E-', ''):
-        raise InputFileError(f'BUNIT={bunit!r}: electrons needed (counts '
-                             'must be converted with the gain first)',
-                             path=img.path)
     if n <= 1:
         return Combination('single', 1, 1.0, 1.0, 'NCOMBINE=1')
     if texptime is not None and exptime > 0:

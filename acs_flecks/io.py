@@ -34,6 +34,7 @@ from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
 from .raw import RawFrame, is_raw_layout
+from .units import electron_scale
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
            'open_image', 'check_detector', 'check_detectors',
@@ -374,6 +375,11 @@ class ACSImage:
             for chip, e in self._index.items():
                 e['header'] = self.raw.trimmed_header(chip)
                 e['shape'] = self.raw.trimmed_shape(chip)
+        else:
+            # a unit that cannot be converted to electrons fails at open
+            for chip, e in self._index.items():
+                electron_scale(self.header, e['header'], ccdchip=chip,
+                               shape=e['shape'], path=self.path)
         if det == 'WFC':
             for key in ('FILTER1', 'FILTER2'):
                 name = str(self.header.get(key, '') or '').strip().upper()
@@ -712,6 +718,15 @@ class ACSImage:
             raise InputFileError(
                 f'cannot read the pixels of chip CCDCHIP={ccdchip} ({msg})',
                 path=self.path) from None
+        # SCI/ERR in electrons whatever BUNIT (acs_flecks.units)
+        scale, _ = electron_scale(self.header, entry['header'], ccdchip=ccdchip,
+                                  shape=entry['shape'], path=self.path)
+        if not np.isscalar(scale) or scale != 1.0:
+            cols = section[1] if section is not None else slice(None)
+            sc = scale if np.isscalar(scale) else scale[:, cols]
+            for name in ('SCI', 'ERR'):
+                if out[name] is not None:
+                    out[name] = (out[name] * sc).astype(np.float32)
         sci = out['SCI']
         if sci is not None and sci.size and not allow_nan and \
                 not np.isfinite(sci).any():

@@ -59,15 +59,15 @@ class TestCombination:
         assert c.kind == 'single' and c.poisson_error(100.0) == 10.0
 
     def test_rate(self, tmp_path):
+        # read as electrons (rate x cumulative EXPTIME): a sum
         c = combination(_file(tmp_path, 'd.fits', ncombine=4, exptime=100.0,
                               texptime=100.0, bunit='ELECTRONS/S'))
-        assert c.kind == 'sum' and c.counted_per_unit == 100.0
-        assert_allclose(c.poisson_error(4.0), np.sqrt(400.0) / 100.0)
+        assert c.kind == 'sum' and c.counted_per_unit == 1.0
 
-    def test_counts_refused(self, tmp_path):
-        with pytest.raises(InputFileError, match="BUNIT='COUNTS'"):
+    def test_unconvertible_unit_refused(self, tmp_path):
+        with pytest.raises(InputFileError, match="BUNIT='MJY/SR'"):
             combination(_file(tmp_path, 'e.fits', ncombine=4, exptime=10.0,
-                              texptime=10.0, bunit='COUNTS'))
+                              texptime=10.0, bunit='MJy/sr'))
 
     @pytest.mark.parametrize('n,err,kind', [(4, np.sqrt(1000.0 + 4 * 16), 'sum'),
                                             (4, np.sqrt((1000.0 + 16) / 4),
@@ -160,3 +160,43 @@ class TestShadowOnCombinedDarks:
         assert rc == 0
         out = capsys.readouterr().out
         assert 'model footprint' in out and 'sum' in out
+
+
+class TestUnits:
+    """Every file is read in electrons (issue 10 item 3)."""
+
+    @pytest.mark.parametrize('bunit,header,factor', [
+        ('ELECTRONS', {}, 1.0),
+        ('ELECTRONS/S', {'EXPTIME': 50.0}, 50.0),
+        ('COUNTS', {'CCDGAIN': 2.0, 'ATODGNC': 0.0, 'ATODGND': 0.0}, 2.0),
+        ('COUNTS', {'ATODGNC': 1.5, 'ATODGND': 1.5,
+                    'ATODGNA': 1.7, 'ATODGNB': 1.7}, None),
+        ('COUNTS/S', {'CCDGAIN': 2.0, 'EXPTIME': 10.0}, 20.0)])
+    def test_converted(self, tmp_path, bunit, header, factor):
+        from acs_flecks.io import ACSImage
+        p = _file(tmp_path, 'u.fits', ncombine=1, exptime=10.0, bunit=bunit,
+                  sci=3.0)
+        with fits.open(p, mode='update') as h:
+            h[0].header.update(header)
+        img = ACSImage(p)
+        if factor is None:   # per chip: C/D on chip 2, A/B on chip 1
+            assert_allclose(img.chip(2).sci, 4.5)
+            assert_allclose(img.chip(1).sci, 5.1)
+        else:
+            for c in (1, 2):
+                assert_allclose(img.chip(c).sci, 3.0 * factor, rtol=1e-6)
+        # sections scale the same way
+        part = img.chip(2, section=(slice(0, 2), slice(3, 5)))
+        assert_allclose(part.sci, img.chip(2).sci[0:2, 3:5])
+
+    @pytest.mark.parametrize('bunit,header,match', [
+        ('MJy/sr', {}, 'cannot be converted'),
+        ('ELECTRONS/S', {'EXPTIME': 0.0}, 'cannot convert the rate'),
+        ('COUNTS', {'CCDGAIN': 0.0, 'ATODGNC': 0.0}, 'no gain')])
+    def test_refused(self, tmp_path, bunit, header, match):
+        from acs_flecks.io import ACSImage
+        p = _file(tmp_path, 'r.fits', ncombine=1, exptime=10.0, bunit=bunit)
+        with fits.open(p, mode='update') as h:
+            h[0].header.update(header)
+        with pytest.raises(InputFileError, match=match):
+            ACSImage(p)          # at open: before any output is written
