@@ -250,8 +250,16 @@ class TestTransmissivity:
         rng = np.random.default_rng(5)
         old = write_file(tmp_path / 'old.fits', lamp_image('F475W', rng),
                          filt='F475W', date='2016-12-01')
-        with pytest.raises(AcsFlecksError, match='different dates mixed'):
-            measure_transmissivity([flats['F435W'], old], ccdchip=2, x=FX, y=FY)
+        # flats of two dates are grouped (issue 10): the set on/after the
+        # date of origin is measured, the earlier one is the check
+        res = measure_transmissivity([flats['F435W'], old], ccdchip=2,
+                                     x=FX, y=FY, date_of_origin='2017-05-05')
+        assert res.filters == ['F435W'] and res.flat_set == '2017-12-01'
+        assert res.meta['flat_sets_before'] == ['2016-12-01']
+        assert res.before and res.before[0][0] == '2016-12-01'
+        with pytest.raises(AcsFlecksError, match='before the date of origin'):
+            measure_transmissivity([old], ccdchip=2, x=FX, y=FY,
+                                   date_of_origin='2017-05-05')
         with pytest.raises(AcsFlecksError, match='two flats in F435W'):
             measure_transmissivity([flats['F435W'], flats['F435W']],
                                    ccdchip=2, x=FX, y=FY)
