@@ -31,7 +31,7 @@ from astropy.io import fits
 from astropy.time import Time
 
 from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
-from .exceptions import InputFileError
+from .exceptions import FlashStatusWarning, InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
 from .raw import RawFrame, is_raw_layout
 from .units import electron_scale
@@ -599,10 +599,21 @@ class ACSImage:
         """``FLASHSTA`` ('SUCCESSFUL', 'NOT PERFORMED', 'ABORTED')."""
         return _card(self.header, 'FLASHSTA', 'NOT PERFORMED')
 
-    @property
+    @cached_property
     def flashed(self):
-        """True if the image was post-flashed successfully."""
-        return self.flashdur.value > 0 and self.flashsta == 'SUCCESSFUL'
+        """True if the image was post-flashed successfully
+        (``FLASHDUR > 0`` and ``FLASHSTA = 'SUCCESSFUL'``).  Without a
+        ``FLASHSTA`` keyword (combined darks written by scripts) the status
+        is decided from ``FLASHDUR > 0``, with a
+        `~acs_flecks.exceptions.FlashStatusWarning`."""
+        if 'FLASHSTA' not in self.header:
+            on = bool(self.flashdur.value > 0)
+            warnings.warn(FlashStatusWarning(
+                f'{self.name}: no FLASHSTA keyword; taken as '
+                f'{"post-flashed" if on else "not post-flashed"} from FLASHDUR='
+                f'{self.flashdur.value:g} s'))
+            return on
+        return bool(self.flashdur.value > 0) and self.flashsta == 'SUCCESSFUL'
 
     @property
     def imagetyp(self):

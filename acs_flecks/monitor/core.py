@@ -77,8 +77,9 @@ def _skip(summary, path, reason):
     warnings.warn(f'skipped {path}: {reason}', SkippedFileWarning)
 
 
-def _scan(files, db, summary):
+def _scan(files, db, summary, include=()):
     """Open headers, drop unusable/duplicate files, check detectors."""
+    include = {os.path.basename(os.fspath(f)) for f in (include or ())}
     epochs = []
     seen_sha = {}
     for path in files:
@@ -96,7 +97,11 @@ def _scan(files, db, summary):
         # HRC/SBC files would be searched and labelled WFC1/WFC2
         check_detector(image.detector, FLECK_DETECTORS, operation='monitor',
                        path=path)
-        if not image.flashed:
+        if not image.flashed and os.path.basename(path) in include:
+            log.warning('%s: not post-flashed (FLASHDUR=%g s, FLASHSTA=%r) '
+                        'but included as asked', path, image.flashdur.value,
+                        image.flashsta)
+        elif not image.flashed:
             # an un-flashed epoch would show no particle at all and make
             # every artifact "vanish"
             _skip(summary, path, f'not post-flashed (FLASHDUR='
@@ -164,7 +169,8 @@ def _find_parameters(find_kwargs):
 def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                    workers=None, find_kwargs=None,
                    change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
-                   output=None, progress=None, finder=None, timeout=30.0):
+                   output=None, progress=None, finder=None, timeout=30.0,
+                   include=None):
     """
     Search epochs for artifacts, update the history and classify.
 
@@ -205,6 +211,12 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         `~acs_flecks.monitor.parallel.detect_chips`).
     timeout : float, optional
         Seconds to wait for a database locked by another writer.
+    include : iterable of str, optional
+        Files (paths or base names) to use even though their header does
+        not say they were post-flashed (``FLASHSTA`` other than
+        'SUCCESSFUL', or no ``FLASHSTA`` and ``FLASHDUR = 0``); by default
+        such epochs are skipped, since particles are invisible without the
+        post-flash.
 
     Returns
     -------
@@ -232,7 +244,15 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                'skipped': []}
     try:
         params = database.check_find_parameters(_find_parameters(find_kwargs))
-        epochs = _scan(files, database, summary)
+        files = list(files)
+        if include:
+            names = {os.path.basename(os.fspath(f)) for f in files}
+            unknown = [f for f in include
+                       if os.path.basename(os.fspath(f)) not in names]
+            if unknown:
+                raise InputFileError(f'--include {unknown[0]}: not among the '
+                                     'input files')
+        epochs = _scan(files, database, summary, include)
         if epochs:
             _process(epochs, database, params, find_kwargs, scheduler,
                      workers, progress, finder, summary)
