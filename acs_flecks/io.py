@@ -375,7 +375,7 @@ class ACSImage:
             for chip, e in self._index.items():
                 e['header'] = self.raw.trimmed_header(chip)
                 e['shape'] = self.raw.trimmed_shape(chip)
-        else:
+        elif not self.is_flash_reference:
             # a unit that cannot be converted to electrons fails at open
             for chip, e in self._index.items():
                 electron_scale(self.header, e['header'], ccdchip=chip,
@@ -576,6 +576,16 @@ class ACSImage:
             return Time(float(self.header['EXPSTART']), format='mjd',
                         scale='utc')
         date = _card(self.header, 'DATE-OBS')
+        if not date and self.is_flash_reference and _card(self.header, 'USEAFTER'):
+            # a reference file (CRDS FLSHFILE) has USEAFTER, not DATE-OBS
+            import datetime
+            ua = _card(self.header, 'USEAFTER')
+            try:
+                return Time(datetime.datetime.strptime(ua, '%b %d %Y %H:%M:%S'),
+                            scale='utc')
+            except ValueError:
+                raise InputFileError(f'unreadable USEAFTER {ua!r}',
+                                     path=self.path) from None
         if not date:
             raise InputFileError('no EXPSTART or DATE-OBS keyword',
                                  path=self.path)
@@ -599,13 +609,26 @@ class ACSImage:
         """``FLASHSTA`` ('SUCCESSFUL', 'NOT PERFORMED', 'ABORTED')."""
         return _card(self.header, 'FLASHSTA', 'NOT PERFORMED')
 
+    @property
+    def is_flash_reference(self):
+        """True for a post-flash reference file (CRDS ``FLSHFILE``,
+        ``*_fls.fits``, ``FILETYPE`` 'POST FLASH'): the LED light path
+        itself, accepted wherever a post-flashed image is the LED input
+        (report §6.2)."""
+        ftype = str(_card(self.header, 'FILETYPE', '') or '').upper()
+        return 'FLASH' in ftype or (not ftype and self.name.lower().endswith(
+            '_fls.fits') and self.header.get('EXPSTART') is None)
+
     @cached_property
     def flashed(self):
         """True if the image was post-flashed successfully
         (``FLASHDUR > 0`` and ``FLASHSTA = 'SUCCESSFUL'``).  Without a
         ``FLASHSTA`` keyword (combined darks written by scripts) the status
         is decided from ``FLASHDUR > 0``, with a
-        `~acs_flecks.exceptions.FlashStatusWarning`."""
+        `~acs_flecks.exceptions.FlashStatusWarning`.  A post-flash
+        reference file is the flash itself (`is_flash_reference`)."""
+        if self.is_flash_reference:
+            return True
         if 'FLASHSTA' not in self.header:
             on = bool(self.flashdur.value > 0)
             warnings.warn(FlashStatusWarning(
@@ -729,9 +752,11 @@ class ACSImage:
             raise InputFileError(
                 f'cannot read the pixels of chip CCDCHIP={ccdchip} ({msg})',
                 path=self.path) from None
-        # SCI/ERR in electrons whatever BUNIT (acs_flecks.units)
-        scale, _ = electron_scale(self.header, entry['header'], ccdchip=ccdchip,
-                                  shape=entry['shape'], path=self.path)
+        # SCI/ERR in electrons whatever BUNIT (acs_flecks.units); a post-flash
+        # reference (e-/s of flash) is only ever normalized: as it is
+        scale, _ = (1.0, '') if self.is_flash_reference else electron_scale(
+            self.header, entry['header'], ccdchip=ccdchip,
+            shape=entry['shape'], path=self.path)
         if not np.isscalar(scale) or scale != 1.0:
             cols = section[1] if section is not None else slice(None)
             sc = scale if np.isscalar(scale) else scale[:, cols]

@@ -378,6 +378,35 @@ class TestLedLamp:
         with fits.open(paths['fits']) as h:
             assert h['DIFF'].data.shape == (40, 40)
 
+    def test_post_flash_reference(self, result, tmp_path, capsys):
+        """The CRDS post-flash reference (FLSHFILE, _fls: e-/s of flash, a
+        USEAFTER and no EXPSTART/FLASHDUR/FLASHSTA) is an LED input."""
+        rng = np.random.default_rng(21)
+        sci, err = _dkc(rng, nframes=200)
+        p = write_file(tmp_path / 'x_fls.fits', sci / 4.6, err2=err / 4.6,
+                       filt='CLEAR1L', flashdur=4.6, imagetyp='DARK')
+        with fits.open(p, mode='update') as h:
+            for k in ('EXPSTART', 'DATE-OBS', 'TIME-OBS', 'FLASHDUR',
+                      'FLASHSTA', 'EXPTIME'):
+                h[0].header.remove(k, ignore_missing=True)
+            h[0].header['FILETYPE'] = 'POST FLASH'
+            h[0].header['USEAFTER'] = 'Mar 01 2012 00:00:00'
+            for ext in h[1:]:
+                if ext.name in ('SCI', 'ERR'):
+                    ext.header['BUNIT'] = 'ELECTRONS/S'
+        from acs_flecks.io import ACSImage
+        img = ACSImage(p)
+        assert img.is_flash_reference and img.flashed
+        assert img.obs_time.isot[:10] == '2012-03-01'
+        comp = compare_led_lamp(p, result)
+        assert abs(comp.shift.dx - 0.9) < 0.1 and abs(comp.shift.dy - 0.6) < 0.1
+        flats = [m.path for m in result.measurements]
+        from acs_flecks.cli import main
+        rc = main(['ledlamp', p, '--flats', *flats, '--ccdchip', '2', '--x',
+                   str(FX), '--y', str(FY), '-o', str(tmp_path / 'o'),
+                   '--no-figures'])
+        assert rc == 0
+
     def test_no_fleck(self, result, tmp_path):
         rng = np.random.default_rng(22)
         sci, err = _dkc(rng, fleck=False, nframes=200)
