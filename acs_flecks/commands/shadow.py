@@ -41,7 +41,8 @@ def add_arguments(parser):
     parser.add_argument('--empty-box', default=None, metavar='XMIN,XMAX,YMIN,YMAX',
                         help='explicit empty box of the same size')
     parser.add_argument('--flats', nargs='+', default=None, metavar='FLAT',
-                        help='lamp flats of one date after the fleck appeared: '
+                        help='lamp flats (any dates: the first complete set '
+                             'on/after --appeared is used): '
                              'the boxes are placed on the lamp footprint moved '
                              "onto the dark (noise and the trail cannot widen "
                              "it); default: a model footprint from the dark")
@@ -73,7 +74,9 @@ def run(args):
         from ..characterize import measure_transmissivity
         lamp = measure_transmissivity(args.flats, ccdchip=args.ccdchip,
                                       x=args.x, y=args.y,
-                                      fleck_id=args.fleck_id)
+                                      fleck_id=args.fleck_id,
+                                      date_of_origin=args.appeared)
+        print(f'flats of {lamp.flat_set} used for the lamp footprint')
     series = shadow_time_series(args.darks, ccdchip=args.ccdchip, x=args.x, y=args.y,
                                 shadow_box=sb, empty_box=eb, size=size,
                                 lamp=lamp, fleck_id=args.fleck_id)
