@@ -13,6 +13,7 @@ the factor that turns SCI and ERR into electrons:
   `acs_flecks.raw`): the gain, ``ATODGN<amp>`` on each amplifier's half of
   the chip when they are non-zero, else ``CCDGAIN``;
 * ``COUNTS/S``: gain x ``EXPTIME``;
+* SBC (a MAMA, photon counting) ``COUNTS``: as they are;
 
 anything else (``MJy/sr``, ``UNITLESS``, ...) or a missing gain or
 ``EXPTIME`` is refused with one line naming the file.  `acs_flecks.io.ACSImage`
@@ -87,7 +88,11 @@ def electron_scale(primary, sci_header, *, ccdchip, shape, path=None):
     rate = bunit.endswith('/S') or bunit.endswith('/SEC')
     base = bunit.split('/')[0]
     factor, how = 1.0, []
-    if base in ('COUNTS', 'COUNT', 'DN'):
+    if base in ('COUNTS', 'COUNT', 'DN') and \
+            str(primary.get('DETECTOR', '')).strip() == 'SBC':
+        # the SBC (a MAMA) counts photon events: no gain to apply
+        factor, how = 1.0, ['SBC counts (no gain)']
+    elif base in ('COUNTS', 'COUNT', 'DN'):
         g, src = _gain(primary, ccdchip, sci_header, int(shape[1]), path)
         factor, how = g, [f'COUNTS x gain ({src})']
     elif base not in ('ELECTRONS', 'ELECTRON', 'E-'):

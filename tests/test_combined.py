@@ -200,3 +200,13 @@ class TestUnits:
             h[0].header.update(header)
         with pytest.raises(InputFileError, match=match):
             ACSImage(p)          # at open: before any output is written
+
+
+def test_sbc_counts_need_no_gain(tmp_path):
+    from acs_flecks.io import ACSImage
+    from conftest import write_acs as _w
+    p = _w(tmp_path / 'sbc.fits', detector='SBC', chips=(1,),
+           sci={1: np.full((64, 96), 7.0, np.float32)})
+    with fits.open(p, mode='update') as h:
+        h[1].header['BUNIT'] = 'COUNTS'
+    assert_allclose(ACSImage(p).chip(1).sci, 7.0)
