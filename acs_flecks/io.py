@@ -375,6 +375,8 @@ class ACSImage:
             for chip, e in self._index.items():
                 e['header'] = self.raw.trimmed_header(chip)
                 e['shape'] = self.raw.trimmed_shape(chip)
+                e['ltv'] = (float(e['header']['LTV1']),
+                            float(e['header']['LTV2']))
         elif not self.is_flash_reference:
             # a unit that cannot be converted to electrons fails at open
             for chip, e in self._index.items():
