@@ -12,7 +12,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 __all__ = ['AcsFlecksError', 'InputFileError', 'ReferenceFileError',
            'CRDSLookupError', 'HistoryDatabaseError', 'CertificationError',
            'AcsFlecksWarning', 'NotFlashedWarning', 'SkippedFileWarning',
-           'ExcludedPixelsWarning']
+           'ExcludedPixelsWarning', 'FlashStatusWarning']
 
 
 class AcsFlecksError(Exception):
@@ -67,3 +67,8 @@ class SkippedFileWarning(AcsFlecksWarning):
 
 class ExcludedPixelsWarning(AcsFlecksWarning):
     """Pixels were excluded from a measurement (DQ-flagged, saturated)."""
+
+
+class FlashStatusWarning(AcsFlecksWarning):
+    """No ``FLASHSTA`` keyword: the post-flash status is decided from
+    ``FLASHDUR`` (combined darks written by scripts may lack it)."""

@@ -31,8 +31,10 @@ from astropy.io import fits
 from astropy.time import Time
 
 from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
-from .exceptions import InputFileError
+from .exceptions import FlashStatusWarning, InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
+from .raw import RawFrame, is_raw_layout
+from .units import electron_scale
 
 __all__ = ['ACSImage', 'ChipData', 'ACSCollection', 'open_acs',
            'open_image', 'check_detector', 'check_detectors',
@@ -364,6 +366,22 @@ class ACSImage:
         if expstart is not None:
             self._check_mjd(expstart, 'EXPSTART')
         self._index = self._map_extensions(exts, require_arrays)
+        #: `~acs_flecks.raw.RawFrame` of a raw CCD frame (DN with prescan
+        #: and overscan), calibrated to trimmed electrons on reading; or None
+        self.raw = None
+        if any(is_raw_layout(self.header, e['header'])
+               for e in self._index.values()):
+            self.raw = RawFrame(self.path, self.header, self._index)
+            for chip, e in self._index.items():
+                e['header'] = self.raw.trimmed_header(chip)
+                e['shape'] = self.raw.trimmed_shape(chip)
+                e['ltv'] = (float(e['header']['LTV1']),
+                            float(e['header']['LTV2']))
+        elif not self.is_flash_reference:
+            # a unit that cannot be converted to electrons fails at open
+            for chip, e in self._index.items():
+                electron_scale(self.header, e['header'], ccdchip=chip,
+                               shape=e['shape'], path=self.path)
         if det == 'WFC':
             for key in ('FILTER1', 'FILTER2'):
                 name = str(self.header.get(key, '') or '').strip().upper()
@@ -560,6 +578,16 @@ class ACSImage:
             return Time(float(self.header['EXPSTART']), format='mjd',
                         scale='utc')
         date = _card(self.header, 'DATE-OBS')
+        if not date and self.is_flash_reference and _card(self.header, 'USEAFTER'):
+            # a reference file (CRDS FLSHFILE) has USEAFTER, not DATE-OBS
+            import datetime
+            ua = _card(self.header, 'USEAFTER')
+            try:
+                return Time(datetime.datetime.strptime(ua, '%b %d %Y %H:%M:%S'),
+                            scale='utc')
+            except ValueError:
+                raise InputFileError(f'unreadable USEAFTER {ua!r}',
+                                     path=self.path) from None
         if not date:
             raise InputFileError('no EXPSTART or DATE-OBS keyword',
                                  path=self.path)
@@ -584,9 +612,33 @@ class ACSImage:
         return _card(self.header, 'FLASHSTA', 'NOT PERFORMED')
 
     @property
+    def is_flash_reference(self):
+        """True for a post-flash reference file (CRDS ``FLSHFILE``,
+        ``*_fls.fits``, ``FILETYPE`` 'POST FLASH'): the LED light path
+        itself, accepted wherever a post-flashed image is the LED input
+        (report §6.2)."""
+        ftype = str(_card(self.header, 'FILETYPE', '') or '').upper()
+        return 'FLASH' in ftype or (not ftype and self.name.lower().endswith(
+            '_fls.fits') and self.header.get('EXPSTART') is None)
+
+    @cached_property
     def flashed(self):
-        """True if the image was post-flashed successfully."""
-        return self.flashdur.value > 0 and self.flashsta == 'SUCCESSFUL'
+        """True if the image was post-flashed successfully
+        (``FLASHDUR > 0`` and ``FLASHSTA = 'SUCCESSFUL'``).  Without a
+        ``FLASHSTA`` keyword (combined darks written by scripts) the status
+        is decided from ``FLASHDUR > 0``, with a
+        `~acs_flecks.exceptions.FlashStatusWarning`.  A post-flash
+        reference file is the flash itself (`is_flash_reference`)."""
+        if self.is_flash_reference:
+            return True
+        if 'FLASHSTA' not in self.header:
+            on = bool(self.flashdur.value > 0)
+            warnings.warn(FlashStatusWarning(
+                f'{self.name}: no FLASHSTA keyword; taken as '
+                f'{"post-flashed" if on else "not post-flashed"} from FLASHDUR='
+                f'{self.flashdur.value:g} s'))
+            return on
+        return bool(self.flashdur.value > 0) and self.flashsta == 'SUCCESSFUL'
 
     @property
     def imagetyp(self):
@@ -668,6 +720,8 @@ class ACSImage:
             Stripped (empty) data, unreadable data, or an all-NaN chip.
         """
         entry = self._entry(ccdchip)
+        if self.raw is not None:
+            return self._raw_chip(ccdchip, entry, arrays, allow_nan, section)
         wanted = [n for n in _ARRAYS if n in arrays and n in entry]
         out = {name: None for name in _ARRAYS}
         # astropy cannot memory-map BZERO/BSCALE/BLANK-scaled data (a raw
@@ -700,6 +754,17 @@ class ACSImage:
             raise InputFileError(
                 f'cannot read the pixels of chip CCDCHIP={ccdchip} ({msg})',
                 path=self.path) from None
+        # SCI/ERR in electrons whatever BUNIT (acs_flecks.units); a post-flash
+        # reference (e-/s of flash) is only ever normalized: as it is
+        scale, _ = (1.0, '') if self.is_flash_reference else electron_scale(
+            self.header, entry['header'], ccdchip=ccdchip,
+            shape=entry['shape'], path=self.path)
+        if not np.isscalar(scale) or scale != 1.0:
+            cols = section[1] if section is not None else slice(None)
+            sc = scale if np.isscalar(scale) else scale[:, cols]
+            for name in ('SCI', 'ERR'):
+                if out[name] is not None:
+                    out[name] = (out[name] * sc).astype(np.float32)
         sci = out['SCI']
         if sci is not None and sci.size and not allow_nan and \
                 not np.isfinite(sci).any():
@@ -708,6 +773,20 @@ class ACSImage:
                 f'{where} CCDCHIP={ccdchip} has no finite SCI values (all NaN)',
                 path=self.path)
         return ChipData(ccdchip=int(ccdchip), sci=sci, err=out['ERR'],
+                        dq=out['DQ'], header=entry['header'],
+                        ltv=self.ltv(ccdchip))
+
+    def _raw_chip(self, ccdchip, entry, arrays, allow_nan, section):
+        """`chip` of a raw frame: `acs_flecks.raw.RawFrame.calibrate`."""
+        sci, err, dq = self.raw.calibrate(ccdchip)
+        sl = tuple(section) if section is not None else (slice(None),) * 2
+        out = {n: (a[sl] if n in arrays else None)
+               for n, a in (('SCI', sci), ('ERR', err), ('DQ', dq))}
+        if out['SCI'] is not None and out['SCI'].size and not allow_nan \
+                and not np.isfinite(out['SCI']).any():
+            raise InputFileError(f'chip CCDCHIP={ccdchip} has no finite SCI '
+                                 'values (all NaN)', path=self.path)
+        return ChipData(ccdchip=int(ccdchip), sci=out['SCI'], err=out['ERR'],
                         dq=out['DQ'], header=entry['header'],
                         ltv=self.ltv(ccdchip))
 

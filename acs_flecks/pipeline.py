@@ -355,8 +355,10 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     # an hour of detection, and before anything is written.
     ref_path = None
     if flat_files:
-        ref_path = resolve_reference(reference, image=files[0],
-                                     option='reference')
+        from .reference import image_in_force
+        ref_image, _ = image_in_force(files)     # the latest, until the
+        ref_path = resolve_reference(reference, image=ref_image,  # origin
+                                     option='reference')          # is known
 
     # Every output, checked together before anything is written: none may
     # be an input, the history, the reference or another output.
@@ -423,6 +425,12 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
         origin = Time(min(str(t) for t in new['first_seen']))
     epochs = sorted((ACSImage(p, detector='WFC', operation='run') for p in files),
                     key=lambda im: im.obs_time)
+    if ref_path is not None and origin is not None and \
+            str(reference).lower() == 'auto':
+        # the reference in force at the date of origin, by observation time
+        ref_image, why = image_in_force(files, date_of_origin=origin)
+        ref_path = resolve_reference(reference, image=ref_image)
+        notes.append(f'reference BPIXTAB from {why}: {ref_path}')
 
     # §4-§6 for each new fleck.
     chars = {}

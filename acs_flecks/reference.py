@@ -32,7 +32,8 @@ from astropy.io import fits
 
 from .exceptions import AcsFlecksError, CRDSLookupError, ReferenceFileError
 
-__all__ = ['resolve_reference', 'reference_name_from_image', 'split_iraf_path']
+__all__ = ['resolve_reference', 'reference_name_from_image', 'split_iraf_path',
+           'image_in_force']
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,46 @@ def _crds_getreferences(header, reftype, option='--reference'):
         raise CRDSLookupError(f'CRDS returned no {reftype.upper()} '
                               f'({path!r})')
     return path
+
+
+def image_in_force(images, *, date_of_origin=None):
+    """
+    The input whose header names the reference in force for ``--reference
+    auto``: the first image observed at or after ``date_of_origin`` (by
+    observation time, not file name), else the latest image.
+
+    Parameters
+    ----------
+    images : list of str, path-like or `~acs_flecks.io.ACSImage`
+    date_of_origin : str or `~astropy.time.Time`, optional
+
+    Returns
+    -------
+    image : str
+        Its path.
+    why : str
+        One line saying which and why (for the output).
+    """
+    from astropy.time import Time
+
+    from .io import ACSImage
+    imgs = sorted((im if isinstance(im, ACSImage) else ACSImage(
+        im, require_arrays=False) for im in images),
+        key=lambda im: (im.obs_time.mjd, im.path))
+    if not imgs:
+        raise AcsFlecksError('--reference auto needs an input image')
+    if date_of_origin is not None:
+        t0 = (date_of_origin if isinstance(date_of_origin, Time)
+              else Time(str(date_of_origin)))
+        after = [im for im in imgs if im.obs_time.mjd >= t0.mjd]
+        if after:
+            im = after[0]
+            return im.path, (f'{im.name} (observed {im.obs_time.isot[:10]}, '
+                             f'the first input at/after the date of origin '
+                             f'{t0.isot[:10]})')
+    im = imgs[-1]
+    return im.path, (f'{im.name} (observed {im.obs_time.isot[:10]}, the '
+                     'latest input)')
 
 
 def resolve_reference(spec, *, image=None, reftype='bpixtab',

@@ -202,10 +202,19 @@ class TestCommandLine:
 
     def test_mixed_dates(self, sim, tmp_path, capsys):
         f = _paths(sim, 'flat', '2017')[:2] + _paths(sim, 'flat', '2016')[2:3]
+        # grouped by date (issue 10): the set on/after the origin is used
         rc = main(['transmissivity', *f, '--ccdchip', '2', '--x', '1521',
-                   '--y', '1773', '-o', str(tmp_path)])
+                   '--y', '1773', '-o', str(tmp_path), '--no-figures',
+                   '--appeared', '2017-05-05'])
+        assert rc == 0
+        out = capsys.readouterr().out
+        assert 'flats of 2017-12-01 used (2 filter(s))' in out
+        assert "earlier sets ['2016-12-01']" in out
+        rc = main(['transmissivity', *_paths(sim, 'flat', '2016')[:2],
+                   '--ccdchip', '2', '--x', '1521', '--y', '1773',
+                   '-o', str(tmp_path / 'b'), '--appeared', '2017-05-05'])
         assert rc == 2
-        assert 'different dates mixed' in capsys.readouterr().err
+        assert 'before the date of origin' in capsys.readouterr().err
 
     def test_ledlamp_eper_shadow(self, sim, tmp_path, capsys):
         rc = main(['ledlamp', _paths(sim, 'dkc')[-1], '--flats',

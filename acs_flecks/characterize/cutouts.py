@@ -126,8 +126,11 @@ class Cutout:
         return xx + self.origin[0], yy + self.origin[1]
 
     def good(self, dq_mask=DEFAULT_DQ_MASK):
-        """Pixels with finite SCI/ERR and none of the ``dq_mask`` flags."""
-        ok = np.isfinite(self.sci) & np.isfinite(self.err)
+        """Pixels with finite SCI, finite positive ERR and none of the
+        ``dq_mask`` flags.  ``ERR <= 0`` is never a measurement: ACSREJ
+        writes ``ERR[0, 0] = -1`` on purpose (a sentinel, hstcal
+        ``acsrej_do.c``) and ERR = 0 where it rejected every input."""
+        ok = np.isfinite(self.sci) & np.isfinite(self.err) & (self.err > 0)
         if self.dq is not None:
             ok &= (self.dq & np.uint16(dq_mask)) == 0
         return ok

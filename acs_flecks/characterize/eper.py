@@ -322,7 +322,7 @@ def eper_ratio(pairs, *, ccdchip, x, y, box=(40, 40), ratio_box=None,
     box = parse_box(box)
     if not pairs:
         raise AcsFlecksError('no EPER pairs given')
-    meas, origin = [], None
+    meas, origin, norms = [], None, []
     for pair in pairs:
         ce = extract_cutout(pair.early, ccdchip=ccdchip, x=x, y=y, box=box)
         cl = extract_cutout(pair.late, ccdchip=ccdchip, x=x, y=y, box=box)
@@ -332,16 +332,44 @@ def eper_ratio(pairs, *, ccdchip, x, y, box=(40, 40), ratio_box=None,
                               threshold=aperture_threshold)
         nl = normalize_cutout(cl.sci, cl.err, good=good, method=background,
                               threshold=aperture_threshold)
+        norms.append((pair, good, ne, nl))
+    # The pixel-response texture is the detector's: the same in every image
+    # of both epochs, so it pulls a direct registration towards zero shift.
+    # Where no image sees the fleck it is measured (the weighted mean of all
+    # normalized images) and divided out; under the fleck it cannot be, and
+    # its rms (the background scatter beyond ERR, best at high levels)
+    # enters the shift fit as a static texture (`measure_shift`).
+    texture = max(max(ne.excess_scatter, nl.excess_scatter)
+                  for _, _, ne, nl in norms)
+    bkg = np.logical_and.reduce([g & ne.background_mask & nl.background_mask
+                                 for _, g, ne, nl in norms])
+    num = np.zeros(box)
+    den = np.zeros(box)
+    for _, g, ne, nl in norms:
+        for n in (ne, nl):
+            w = np.where(bkg & (n.err > 0), 1.0 / np.where(n.err > 0, n.err, 1) ** 2, 0.0)
+            num += w * np.where(bkg, n.image - 1.0, 0.0)
+            den += w
+    with np.errstate(divide='ignore', invalid='ignore'):
+        tex_map = np.where(den > 0, num / den, 0.0)
+        tex_err = np.where(den > 0, 1.0 / np.sqrt(den), texture)
+    flat = 1.0 + tex_map
+    static = np.where(bkg, np.minimum(tex_err, texture), texture)
+    for pair, good, ne, nl in norms:
         with np.errstate(divide='ignore', invalid='ignore'):
             ratio = nl.image / ne.image
             rerr = np.abs(ratio) * np.sqrt((ne.err / ne.image) ** 2
                                            + (nl.err / nl.image) ** 2)
         ratio = np.where(good, ratio, np.nan)
         try:
-            shift = measure_shift(1 - ne.image, 1 - nl.image,
-                                  reference_err=np.sqrt(ne.err ** 2 + ne.excess_scatter ** 2),
-                                  image_err=np.sqrt(nl.err ** 2 + nl.excess_scatter ** 2),
-                                  good=good)
+            # statistical errors only; the static texture (identical in
+            # both epochs) is modelled, not added as independent noise
+            fe, fl = ne.image / flat, nl.image / flat
+            shift = measure_shift(1 - fe, 1 - fl,
+                                  reference_err=ne.err / flat,
+                                  image_err=nl.err / flat,
+                                  good=good, static_texture=static,
+                                  static_flux=np.where(good, fe, 0.0))
         except AcsFlecksError as exc:
             log.warning('level %.0f e-: no shift measured (%s)', pair.level_early, exc)
             shift = None

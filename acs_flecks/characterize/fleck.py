@@ -135,8 +135,13 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
     res = measure_transmissivity(flats, ccdchip=ccdchip, x=x, y=y, box=box,
                                  aperture_threshold=aperture_threshold,
                                  badpix_threshold=badpix_threshold,
-                                 background=background, fleck_id=fleck_id)
+                                 background=background, fleck_id=fleck_id,
+                                 date_of_origin=appeared)
     notes = [f'skipped {os.path.basename(p)}: {r}' for p, r in res.skipped]
+    if res.flat_sets['before'] or res.flat_sets['after']:
+        notes.append(f'flats of {res.flat_set} used; earlier sets '
+                     f'{[d for d, _ in res.flat_sets["before"]] or "none"}, '
+                     f'later sets {[d for d, _ in res.flat_sets["after"]] or "none"}')
     bad = bad_pixels(res, combine=combine, fleck_id=fleck_id or None)
     ch = FleckCharacterization(transmissivity=res, bad_pixels=bad, notes=notes)
     if dkc is not None:

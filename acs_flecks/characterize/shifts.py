@@ -10,7 +10,28 @@ integer peak of the cross-correlation, and returns the shift with the
 chi-square when it exceeds 1).  Both images are *blocking* images
 (1 - normalized flux), so the background is 0 and only the fleck carries
 signal.
+
+Two effects make a naive fit of noisy, textured images over-confident:
+
+* **interpolating the noisy reference** lowers its noise variance at a
+  fractional shift (by ~40% at half a pixel for a cubic spline), so a
+  plain chi-square prefers fractional shifts when noise dominates (a faint
+  EPER pair registered 0.4 px off a true zero shift).  The reference's
+  error is therefore scaled by the exact variance factor of the
+  interpolation kernel at the trial shift (`interpolation_variance`).
+* a **static texture** (pixel response, identical in both images) does not
+  move with the fleck: it pulls a direct registration towards zero shift,
+  and it is common to every pair of images, so averaging pairs does not
+  reduce it.  With ``static_texture`` (fractional rms) and ``static_flux``
+  (the normalized flux it multiplies) the residual variance gets the
+  texture term ``(sigma_p F)**2 c(d)``, where ``c(d)`` is the variance of
+  ``p(x) - p(x - d)`` for a white texture (`texture_variance`, zero at
+  d = 0), and the shift error carries the texture part separately
+  (``dx_err_static``), which `weighted_mean_shift` treats as fully
+  correlated between pairs.
 """
+
+from functools import lru_cache
 
 from dataclasses import dataclass
 
@@ -21,7 +42,53 @@ from scipy import ndimage, optimize, signal
 from ..exceptions import AcsFlecksError
 
 __all__ = ['ShiftResult', 'measure_shift', 'centroid_offset',
-           'weighted_mean_shift', 'transform_image']
+           'weighted_mean_shift', 'transform_image', 'interpolation_variance',
+           'texture_variance']
+
+
+@lru_cache(maxsize=1)
+def _kernel_factors():
+    """(f grid, v(f), c(f)) of the order-3 spline shift of a 1-D white
+    series: v = var(shifted) / var, c = var(x - shifted) / var.  Computed
+    once by applying `scipy.ndimage.shift` to unit impulses (exact: the
+    shifted value is a linear combination of the inputs)."""
+    n = 64
+    grid = np.linspace(0.0, 1.0, 101)
+    v, c = [], []
+    for f in grid:
+        # row i of the shifted identity: the spline weights of a shift by f
+        w = ndimage.shift(np.eye(n), (0, f), order=3, mode='wrap')[n // 2]
+        v.append(float(np.sum(w ** 2)))
+        d = -w.copy()
+        d[n // 2] += 1.0
+        c.append(float(np.sum(d ** 2)))
+    return grid, np.array(v), np.array(c)
+
+
+def _factor(table, shift):
+    grid, v, c = _kernel_factors()
+    # v is periodic and even; c (|d| < 1 here) is even
+    f = np.mod(abs(float(shift)), 1.0) if table == 'v' else min(abs(float(shift)), 1.0)
+    return float(np.interp(f, grid, v if table == 'v' else c))
+
+
+def interpolation_variance(dx, dy):
+    """Variance factor of white noise shifted by (dx, dy) with the
+    separable cubic spline of `scipy.ndimage` (1 at integer shifts)."""
+    return _factor('v', dx) * _factor('v', dy)
+
+
+def texture_variance(dx, dy):
+    """Variance factor of ``p(x) - p(x - d)`` for a white texture ``p`` of
+    unit variance, shifted with the cubic spline (0 at d = 0, ~2 for a
+    shift of a pixel or more)."""
+    if abs(dx) >= 1 or abs(dy) >= 1:
+        return 1.0 + interpolation_variance(dx, dy)
+    # separable 2-D kernel: 1 + sum w^2 - 2 w_0 with w = wx (x) wy
+    vx, vy = _factor('v', dx), _factor('v', dy)
+    w0x = (1 + vx - _factor('c', dx)) / 2
+    w0y = (1 + vy - _factor('c', dy)) / 2
+    return float(1 + vx * vy - 2 * w0x * w0y)
 
 
 @dataclass
@@ -52,6 +119,9 @@ class ShiftResult:
         pixels used, a flat Jacobian); the shift is then not a measurement.
     message : str
         Why it did not converge ('' otherwise).
+    dx_err_static, dy_err_static : float
+        The part of ``dx_err``/``dy_err`` due to the static texture (common
+        to every pair of images with the same texture); 0 without one.
     """
 
     dx: float
@@ -67,6 +137,8 @@ class ShiftResult:
     center: tuple = None
     converged: bool = True
     message: str = ''
+    dx_err_static: float = 0.0
+    dy_err_static: float = 0.0
 
     @property
     def stretch(self):
@@ -85,7 +157,8 @@ def _weight_mask(reference, image, fit_mask, pad):
 
 def measure_shift(reference, image, *, reference_err=None, image_err=None,
                   fit_mask=None, good=None, pad=3, max_shift=5.0, clip=5.0,
-                  clip_iter=2, affine=False):
+                  clip_iter=2, affine=False, static_texture=0.0,
+                  static_flux=None):
     """
     Fit the shift of ``image`` relative to ``reference``.
 
@@ -113,6 +186,16 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
         shear, rotation) about its blocking-weighted centroid, so the shift
         of a shadow that changes shape (LED vs lamp light path) is that of
         its centre; the 2x2 matrix is returned in ``matrix``.
+    static_texture : float or `~numpy.ndarray`, optional
+        Fractional rms (per pixel or one value) of a texture common to both
+        images (pixel response
+        in lamp images, from the background scatter beyond ERR).  Its
+        residual after a shift d, ``static_texture * static_flux *
+        sqrt(texture_variance(d))``, enters the residual variance and the
+        texture part of the error is returned in ``dx_err_static``.
+    static_flux : `~numpy.ndarray`, optional
+        The normalized flux the texture multiplies (default ``1 -
+        image``).
 
     Returns
     -------
@@ -178,12 +261,27 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
         return p[2] * ndimage.affine_transform(ref0, mat, offset=off, order=3,
                                                mode='constant', cval=0.0)
 
-    def resid(p):
+    sp = np.nan_to_num(np.asarray(static_texture if static_texture is not None
+                                  else 0.0, float))
+    if np.any(sp < 0):
+        raise AcsFlecksError('static_texture must be >= 0')
+    has_tex = bool(np.any(sp > 0))
+    flux = (np.clip(1.0 - img0, 0.0, None) if static_flux is None
+            else np.nan_to_num(np.asarray(static_flux, float)))
+
+    def _variances(p):
         mat, off = _geometry(p)
         shifted_err = ndimage.affine_transform(reference_err, mat, offset=off,
                                                order=1, mode='nearest')
-        sig = np.sqrt(image_err ** 2 + (p[2] * shifted_err) ** 2)
-        return ((img0 - model(p)) / sig)[use]
+        # noise of the interpolated reference is reduced by the kernel
+        var_ref = (p[2] * shifted_err) ** 2 * interpolation_variance(p[0], p[1])
+        var_tex = ((sp * flux) ** 2 * texture_variance(p[0], p[1])
+                   if has_tex else 0.0)
+        return image_err ** 2 + var_ref + var_tex, var_tex
+
+    def resid(p):
+        var, _ = _variances(p)
+        return ((img0 - model(p)) / np.sqrt(var))[use]
 
     p0 = [dx0, dy0, s0 if np.isfinite(s0) and s0 > 0 else 1.0] + [0.0] * (npar - 3)
     lo = [-max_shift, -max_shift, 0.0] + [-0.5] * (npar - 3)
@@ -207,9 +305,19 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
     dof = max(int(use.sum()) - npar, 1)
     chi2r = float(np.sum(fit.fun ** 2) / dof)
     jac = fit.jac
+    errs_static = np.zeros(npar)
     try:
-        cov = np.linalg.inv(jac.T @ jac) * max(chi2r, 1.0)
+        cov0 = np.linalg.inv(jac.T @ jac)
+        cov = cov0 * max(chi2r, 1.0)
         errs = np.sqrt(np.diag(cov))
+        if has_tex:
+            # texture part: sandwich with the texture share of each
+            # residual's variance (jac rows are already divided by sigma)
+            var, var_tex = _variances(fit.x)
+            share = (var_tex / var)[use]
+            cov_s = cov0 @ (jac.T * share) @ jac @ cov0
+            errs_static = np.sqrt(np.clip(np.diag(cov_s), 0, None))
+            errs_static = np.minimum(errs_static, errs)
     except np.linalg.LinAlgError:
         errs = np.full(npar, np.nan)
     converged, message = _converged(fit, p_start)
@@ -221,7 +329,9 @@ def measure_shift(reference, image, *, reference_err=None, image_err=None,
                        npix=int(use.sum()), matrix=lin,
                        used=use.copy(),
                        center=tuple(cen) if affine else None,
-                       converged=converged, message=message)
+                       converged=converged, message=message,
+                       dx_err_static=float(errs_static[0]),
+                       dy_err_static=float(errs_static[1]))
 
 
 def _converged(fit, p_start):
@@ -278,6 +388,17 @@ def weighted_mean_shift(results):
     Inverse-variance weighted mean of several `ShiftResult` (fits that did
     not converge are left out).
 
+    The independent part of each error averages down; the static-texture
+    part (``dx_err_static``, the same texture in every pair) is fully
+    correlated between the results and does not:
+    ``err**2 = sum(w_i**2 (s_i**2 - t_i**2)) / W**2 + (sum(w_i t_i) / W)**2``
+    with ``w_i = 1 / s_i**2`` and ``W = sum(w_i)``.  With three or more
+    results whose scatter exceeds their errors (reduced chi-square of the
+    values about the mean above 1) the error is scaled by the square root
+    of that chi-square (the Particle Data Group's scale factor): pairs at
+    different levels see the same fleck, so a larger scatter means the
+    per-pair errors are too small.
+
     Returns
     -------
     dx, dx_err, dy, dy_err : float
@@ -289,7 +410,16 @@ def weighted_mean_shift(results):
         return (np.nan,) * 4
     out = []
     for v, e in (('dx', 'dx_err'), ('dy', 'dy_err')):
-        w = np.array([1 / getattr(r, e) ** 2 for r in res])
+        s = np.array([getattr(r, e) for r in res])
+        t = np.array([min(getattr(r, f'{e}_static', 0.0) or 0.0, se)
+                      for r, se in zip(res, s)])
+        w = 1 / s ** 2
         x = np.array([getattr(r, v) for r in res])
-        out += [float(np.sum(w * x) / np.sum(w)), float(1 / np.sqrt(np.sum(w)))]
+        W = np.sum(w)
+        var = np.sum(w ** 2 * (s ** 2 - t ** 2)) / W ** 2 + (np.sum(w * t) / W) ** 2
+        mean = float(np.sum(w * x) / W)
+        if len(res) >= 3:
+            chi2 = float(np.sum(w * (x - mean) ** 2) / (len(res) - 1))
+            var *= max(chi2, 1.0)
+        out += [mean, float(np.sqrt(var))]
     return tuple(out)

@@ -27,6 +27,7 @@ import astropy.units as u
 import numpy as np
 from astropy.io import fits
 from astropy.table import QTable
+from astropy.time import Time
 from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 from scipy import ndimage
@@ -41,7 +42,8 @@ from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
 from .wavelengths import WAVELENGTH_SOURCE, effective_wavelength
 
 __all__ = ['measure_transmissivity', 'TransmissivityResult',
-           'FilterMeasurement', 'select_aperture']
+           'FilterMeasurement', 'select_aperture', 'FlatSet', 'group_flats',
+           'choose_flat_set']
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +186,14 @@ class TransmissivityResult:
         self.wavelength_method = wavelength_method
         self.dq_mask = dq_mask
         self.fleck_id = fleck_id
+        #: ISO date of the flats measured, and every set (`measure_transmissivity`)
+        self.flat_set = measurements[0].obs_time.isot[:10] if measurements else ''
+        self.flat_sets = {'used': (self.flat_set,
+                                   [os.path.basename(m.path) for m in measurements]),
+                          'before': [], 'after': []}
+        #: (date, TransmissivityResult or reason) of earlier / later sets
+        self.before = []
+        self.stability = []
 
     def __repr__(self):
         return (f'<TransmissivityResult CCDCHIP={self.ccdchip} '
@@ -325,6 +335,15 @@ class TransmissivityResult:
             'wavelength_source': (WAVELENGTH_SOURCE if self.wavelength_method
                                   == 'pivot' else 'lamp-weighted'),
             'skipped': [f'{os.path.basename(p)}: {r}' for p, r in self.skipped],
+            'flat_set': self.flat_set,
+            'flat_sets_before': [d for d, _ in self.flat_sets['before']],
+            'flat_sets_after': [d for d, _ in self.flat_sets['after']],
+            'stability_master_npix': [
+                [d, r.master_npix if isinstance(r, TransmissivityResult) else r]
+                for d, r in self.stability],
+            'before_master_npix': [
+                [d, r.master_npix if isinstance(r, TransmissivityResult) else r]
+                for d, r in self.before],
         }
 
     def _header(self):
@@ -394,7 +413,55 @@ def _open(f):
     return open_image(f, operation='transmissivity')
 
 
-def _select_flats(flats, max_span):
+@dataclass
+class FlatSet:
+    """
+    Lamp flats of one date: at most one per broadband filter.
+
+    Attributes
+    ----------
+    date : str
+        ISO date of the first flat.
+    images : list of `~acs_flecks.io.ACSImage`
+        Blue to red.
+    """
+
+    date: str
+    images: list
+
+    @property
+    def filters(self):
+        """Filters of the set, blue to red."""
+        return [im.filter for im in self.images]
+
+    @property
+    def names(self):
+        """File names of the set."""
+        return [im.name for im in self.images]
+
+
+def group_flats(flats, *, max_span=30 * u.day):
+    """
+    Group lamp flats by date (report §6.1 uses one date; users pass all).
+
+    Flats are sorted by observation time; a new set starts when a flat is
+    more than ``max_span`` after the first flat of the current set.
+    Narrowband flats are skipped with a `SkippedFileWarning`, as in the
+    report.
+
+    Returns
+    -------
+    sets : list of `FlatSet`
+        Earliest first.
+    skipped : list of (str, str)
+        (file, reason) of the flats not used.
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        No flat, flats of different detectors, no broadband flat, or two
+        flats of one filter on one date.
+    """
     images = [_open(f) for f in flats]
     if not images:
         raise AcsFlecksError('no flats given')
@@ -402,7 +469,8 @@ def _select_flats(flats, max_span):
     if len(dets) > 1:
         raise AcsFlecksError(f'flats from different detectors mixed: {sorted(dets)}',
                              path=images[0].path)
-    used, skipped = {}, []
+    span = u.Quantity(max_span, u.day).value
+    broad, skipped = [], []
     for im in images:
         f = im.filter
         if not is_broadband(f):
@@ -411,33 +479,83 @@ def _select_flats(flats, max_span):
             skipped.append((im.path, reason))
             warnings.warn(f'{im.name}: {reason}', SkippedFileWarning)
             continue
-        if f in used:
-            raise AcsFlecksError(
-                f'two flats in {f} ({used[f].name} and {im.name}): flats of '
-                'different dates mixed? give one flat per filter', path=im.path)
-        used[f] = im
-    if not used:
+        broad.append(im)
+    if not broad:
         raise AcsFlecksError(
             'no broadband flat among the inputs (need at least one of '
             f'{", ".join(BROADBAND_FILTERS)})', path=images[0].path)
-    times = sorted(((im.obs_time, im) for im in used.values()),
-                   key=lambda t: t[0].mjd)
-    span = (times[-1][0] - times[0][0]).to(u.day)
-    if span > max_span:
-        raise AcsFlecksError(
-            f'flats of different dates mixed: {times[0][1].name} '
-            f'({times[0][0].isot[:10]}) and {times[-1][1].name} '
-            f'({times[-1][0].isot[:10]}) are {span.value:.0f} days apart '
-            f'(max {max_span})', path=times[-1][1].path)
-    order = [f for f in BROADBAND_FILTERS if f in used]
-    return [used[f] for f in order], skipped
+    broad.sort(key=lambda im: (im.obs_time.mjd, im.path))
+    groups = []
+    for im in broad:
+        if groups and im.obs_time.mjd - groups[-1][0].obs_time.mjd <= span:
+            groups[-1].append(im)
+        else:
+            groups.append([im])
+    sets = []
+    for g in groups:
+        used = {}
+        for im in g:
+            if im.filter in used:
+                raise AcsFlecksError(
+                    f'two flats in {im.filter} on {g[0].obs_time.isot[:10]} '
+                    f'({used[im.filter].name} and {im.name}): give one flat '
+                    'per filter and date', path=im.path)
+            used[im.filter] = im
+        order = [f for f in BROADBAND_FILTERS if f in used]
+        sets.append(FlatSet(date=g[0].obs_time.isot[:10],
+                            images=[used[f] for f in order]))
+    return sets, skipped
+
+
+def choose_flat_set(sets, *, date_of_origin=None):
+    """
+    The set of flats to characterize a fleck with.
+
+    With a date of origin: the first **complete** set (every filter any set
+    after the origin has) observed on or after it; the sets before it (the
+    fleck is not there: the report's Figures 10-11 check) and the later
+    sets (stability) are returned too.  Without one: the latest complete
+    set.
+
+    Returns
+    -------
+    chosen : `FlatSet`
+    before, after : list of `FlatSet`
+
+    Raises
+    ------
+    acs_flecks.exceptions.AcsFlecksError
+        Every flat is from before the date of origin.
+    """
+    if date_of_origin is not None:
+        t0 = (date_of_origin if isinstance(date_of_origin, Time)
+              else Time(str(date_of_origin))).mjd
+        post = [s for s in sets if s.images[0].obs_time.mjd >= t0]
+        if not post:
+            raise AcsFlecksError(
+                f'all {sum(len(s.images) for s in sets)} flat(s) are from '
+                f'before the date of origin {Time(t0, format="mjd").isot[:10]} '
+                f'(latest {sets[-1].date}): the fleck is not in them')
+        want = set().union(*(s.filters for s in post))
+        complete = [s for s in post if set(s.filters) == want]
+        chosen = complete[0] if complete else max(post, key=lambda s: len(s.images))
+    else:
+        want = set().union(*(s.filters for s in sets))
+        complete = [s for s in sets if set(s.filters) == want]
+        chosen = complete[-1] if complete else max(
+            reversed(sets), key=lambda s: len(s.images))
+    i = sets.index(chosen)
+    before = [s for s in sets[:i]
+              if date_of_origin is None or s.images[-1].obs_time.mjd < t0]
+    after = [s for s in sets if s is not chosen and s not in before]
+    return chosen, before, after
 
 
 def measure_transmissivity(flats, *, ccdchip, x, y, box=(40, 40),
                            aperture_threshold=0.05, badpix_threshold=0.5,
                            background='plane', dq_mask=DEFAULT_DQ_MASK,
                            max_span=30 * u.day, wavelength_method='pivot',
-                           fleck_id=''):
+                           fleck_id='', date_of_origin=None):
     """
     Measure a fleck's transmissivity in lamp flats (report §6.1).
 
@@ -469,10 +587,19 @@ def measure_transmissivity(flats, *, ccdchip, x, y, box=(40, 40),
         See `~acs_flecks.characterize.effective_wavelength`.
     fleck_id : str
         Name used in tables and file names.
+    date_of_origin : str or `~astropy.time.Time`, optional
+        When the fleck appeared.  Flats of several dates are grouped
+        (`group_flats`) and the first complete set on or after this date is
+        measured (`choose_flat_set`); earlier sets are measured as the
+        check that the fleck is absent (``result.before``), later ones as
+        its stability (``result.stability``).  Without it, flats of several
+        dates are measured with the latest complete set.
 
     Returns
     -------
     TransmissivityResult
+        ``flat_set`` is the date of the set used; ``flat_sets`` describes
+        every set.
 
     Raises
     ------
@@ -489,7 +616,39 @@ def measure_transmissivity(flats, *, ccdchip, x, y, box=(40, 40),
                              f'{badpix_threshold!r}')
     if int(ccdchip) not in (1, 2):
         raise AcsFlecksError(f'ccdchip must be 1 (WFC1) or 2 (WFC2), got {ccdchip!r}')
-    images, skipped = _select_flats(flats, u.Quantity(max_span, u.day))
+    sets, skipped = group_flats(flats, max_span=max_span)
+    if len(sets) > 1 or date_of_origin is not None:
+        chosen, before, after = choose_flat_set(sets, date_of_origin=date_of_origin)
+        kw = dict(ccdchip=ccdchip, x=x, y=y, box=box,
+                  aperture_threshold=aperture_threshold,
+                  badpix_threshold=badpix_threshold, background=background,
+                  dq_mask=dq_mask, max_span=max_span,
+                  wavelength_method=wavelength_method, fleck_id=fleck_id)
+        result = measure_transmissivity(chosen.images, **kw)
+        result.skipped = list(skipped) + result.skipped
+        result.flat_set = chosen.date
+        result.flat_sets = {'used': (chosen.date, chosen.names),
+                            'before': [(s.date, s.names) for s in before],
+                            'after': [(s.date, s.names) for s in after]}
+        log.info('fleck %s: flats of %s used (%d filters); %d earlier set(s) '
+                 '(check), %d later set(s) (stability)', fleck_id or (x, y),
+                 chosen.date, len(chosen.images), len(before), len(after))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            result.before = []
+            for st in before:
+                try:
+                    result.before.append((st.date, measure_transmissivity(st.images, **kw)))
+                except AcsFlecksError as exc:
+                    result.before.append((st.date, str(exc)))
+            result.stability = []
+            for st in after:
+                try:
+                    result.stability.append((st.date, measure_transmissivity(st.images, **kw)))
+                except AcsFlecksError as exc:
+                    result.stability.append((st.date, str(exc)))
+        return result
+    images = sets[0].images
     measurements = []
     origin = None
     for im in images:

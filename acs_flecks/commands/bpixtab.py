@@ -34,7 +34,8 @@ def add_arguments(parser):
                              '(the BPIXTAB named in --image)')
     parser.add_argument('--image', metavar='FILE',
                         help="image whose header names the BPIXTAB, for "
-                             "--reference auto (default: the first flat)")
+                             "--reference auto (default: the first flat "
+                             "observed at/after --useafter)")
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--bad-pixels', metavar='ECSV',
                      help='table of bad pixels: ccdchip, x, y (1-indexed), '
@@ -108,6 +109,7 @@ def _bad_pixels_from_flats(args, flecks):
     if missing:
         raise AcsFlecksError(f'fleck catalog lacks column(s) '
                              f'{", ".join(missing)}', path=args.flecks)
+    from ..bpixtab import parse_useafter
     results, ids = [], []
     for i, row in enumerate(flecks):
         def get(name, default=None):
@@ -121,7 +123,15 @@ def _bad_pixels_from_flats(args, flecks):
         results.append(measure_transmissivity(
             args.flats, ccdchip=int(get('ccdchip')), x=float(get('x')),
             y=float(get('y')), box=box, fleck_id=fid,
-            badpix_threshold=args.threshold))
+            badpix_threshold=args.threshold,
+            # flats of several dates: the first complete set on/after the
+            # date of origin (= USEAFTER) is measured
+            date_of_origin=parse_useafter(args.useafter)))
+        r = results[-1]
+        print(f'{fid}: flats of {r.flat_set} used ({len(r.measurements)} '
+              f'filters); earlier sets {r.meta["flat_sets_before"] or "none"} '
+              f'(check: fleck absent), later sets '
+              f'{r.meta["flat_sets_after"] or "none"} (stability)')
         ids.append(fid)
     return bad_pixels(results, threshold=args.threshold, fleck_id=ids)
 
@@ -211,7 +221,15 @@ def run(args):
             raise AcsFlecksError('the fleck table is empty: --flats has no '
                                  'fleck to measure', path=args.flecks)
         check_positions(flecks, args.flecks, 'fleck', detector=detector)
-    image = args.image or (args.flats[0] if args.flats else None)
+    image = args.image
+    if image is None and args.flats:
+        from ..reference import image_in_force
+        # the reference in force at the date of origin (= USEAFTER), by
+        # observation time, not by file name
+        image, why = image_in_force(args.flats,
+                                    date_of_origin=parse_useafter(args.useafter))
+        if args.reference.lower() == 'auto':
+            print(f'reference: BPIXTAB of {why}')
     reference = resolve_reference(args.reference, image=image)
     guard = OutputGuard(inputs=[*inputs, reference],
                         protected=[(reference, 'the reference bad-pixel '

@@ -19,7 +19,9 @@ HELP = 'LED post-flash vs lamp-flat aperture of a fleck and their offset (§6.2)
 
 
 def add_arguments(parser):
-    parser.add_argument('dkc', metavar='DKC', help='post-flashed combined dark')
+    parser.add_argument('dkc', metavar='DKC',
+                        help='post-flashed combined dark, or the post-flash '
+                             'reference file (CRDS FLSHFILE, *_fls.fits)')
     parser.add_argument('--flats', nargs='+', required=True, metavar='FLAT',
                         help='lamp flats of one date (define the master aperture)')
     add_position_arguments(parser)

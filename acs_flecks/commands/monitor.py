@@ -41,6 +41,10 @@ def add_arguments(parser):
                              'repeated); an epoch already present changes '
                              'nothing, an older one is inserted in time '
                              'order and everything re-classified')
+    parser.add_argument('--include', action='append', default=[], metavar='FILE',
+                        help='use this epoch even though its header does not '
+                             'say it was post-flashed (FLASHSTA missing or not '
+                             'SUCCESSFUL); repeatable')
     parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
                         metavar='PIX', help='cross-match radius in pixels '
                         f'(default {DEFAULT_TOLERANCE:g})')
@@ -202,7 +206,8 @@ def run(args):
                          'nsigma': args.nsigma, 'min_area': args.min_area},
             change_nsigma=args.change_nsigma, vanish_after=args.vanish_after,
             output=args.output, progress=False if args.no_progress else None,
-            difference=difference, unflashed=args.unflashed)
+            difference=difference, unflashed=args.unflashed,
+            include=args.include)
     else:
         with HistoryDatabase(args.db, readonly=True) as db:
             art = db.artifacts()

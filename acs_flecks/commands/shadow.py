@@ -1,13 +1,15 @@
 """
 The shadow trail in +y of a fleck (report §5, Figure 9): total signal in an
 11x3 box just above the fleck vs an empty box of the same size to its
-right, with Poisson errors, for every short flashed dark.  Writes
+right, with Poisson errors from the electrons counted (sum or average,
+decided from the header), flagged pixels left out, for every short flashed
+dark.  Give --flats to place the boxes on the lamp footprint.  Writes
 <ID>_shadow.ecsv and <ID>_shadow.png.
 
 Example::
 
     acs_flecks shadow dkc/*_dkc.fits --ccdchip 2 --x 1521 --y 1773 \\
-        --appeared 2017-05-05 -o out/
+        --flats flats/*_crc.fits --appeared 2017-05-05 -o out/
 """
 
 import os
@@ -45,6 +47,12 @@ def add_arguments(parser):
                         help='explicit shadow box (1-indexed, inclusive)')
     parser.add_argument('--empty-box', default=None, metavar='XMIN,XMAX,YMIN,YMAX',
                         help='explicit empty box of the same size')
+    parser.add_argument('--flats', nargs='+', default=None, metavar='FLAT',
+                        help='lamp flats (any dates: the first complete set '
+                             'on/after --appeared is used): '
+                             'the boxes are placed on the lamp footprint moved '
+                             "onto the dark (noise and the trail cannot widen "
+                             "it); default: a model footprint from the dark")
     parser.add_argument('--size', default='11x3', metavar='NXxNY',
                         help='size of the default boxes (default 11x3)')
     parser.add_argument('--appeared', default=None, metavar='DATE',
@@ -87,11 +95,27 @@ def run(args):
         except ValueError:
             raise AcsFlecksError(f'--appeared is not a date: '
                                  f'{args.appeared!r}') from None
-    OutputGuard(inputs=args.darks).directory(args.outdir, option='-o')
+    flats = list(args.flats or [])
+    for path in flats:
+        if not os.path.isfile(path):
+            raise AcsFlecksError('no such file' if not os.path.isdir(path)
+                                 else 'is a directory, not a file', path=path)
+    if flats:
+        check_detectors(flats, operation='shadow (--flats)')
+    OutputGuard(inputs=list(args.darks) + flats).directory(args.outdir,
+                                                           option='-o')
+    lamp = None
+    if flats and sb is None:
+        from ..characterize import measure_transmissivity
+        lamp = measure_transmissivity(flats, ccdchip=args.ccdchip,
+                                      x=args.x, y=args.y,
+                                      fleck_id=args.fleck_id,
+                                      date_of_origin=args.appeared)
+        print(f'flats of {lamp.flat_set} used for the lamp footprint')
     check_outdir(args.outdir)
     series = shadow_time_series(args.darks, ccdchip=args.ccdchip, x=args.x, y=args.y,
                                 shadow_box=sb, empty_box=eb, size=size,
-                                fleck_id=args.fleck_id)
+                                lamp=lamp, fleck_id=args.fleck_id)
     prefix = output_prefix(args.fleck_id, args.ccdchip, args.x, args.y)
     files = series.write(args.outdir, prefix=prefix)
     if not args.no_figures:
@@ -104,7 +128,13 @@ def run(args):
         if t[c].dtype.kind == 'f':
             t[c].info.format = '.1f'
     t['time', 'shadow_signal', 'shadow_err', 'empty_signal', 'empty_err',
-      'difference', 'difference_err', 'significance'].pprint_all()
+      'difference', 'difference_err', 'significance', 'combination',
+      'shadow_npix_excluded', 'empty_npix_excluded'].pprint_all()
+    placed = ('given' if sb is not None else 'lamp footprint from the flats'
+              if lamp is not None else 'model footprint from the latest dark')
+    print(f'boxes: {placed}; Poisson errors from the electrons counted '
+          f'({", ".join(sorted(set(series.table["combination"])))}: sum or '
+          'single -> sqrt(S), average of N -> sqrt(S/N))')
     print(f'shadow box x {series.shadow_box[0]}-{series.shadow_box[1]}, y '
           f'{series.shadow_box[2]}-{series.shadow_box[3]}; empty box x '
           f'{series.empty_box[0]}-{series.empty_box[1]}, y '

@@ -41,6 +41,11 @@ def add_arguments(parser):
                         help='files observed on/after DATE carry DQ 4 on '
                              'the fleck pixels below 50%% transmissivity (as '
                              'after a new bpixtab is in use)')
+    parser.add_argument('--eper-raw', action='store_true',
+                        help='also write each EPER image as a raw frame '
+                             '(*_raw.fits: uint16 DN with BZERO, prescan, '
+                             'virtual overscan, bias per amplifier, null '
+                             'ERR/DQ) next to its calibrated _flt twin')
 
 
 def run(args):
@@ -48,7 +53,8 @@ def run(args):
 
     res = simulate_scenario(args.scenario, args.outdir, seed=args.seed,
                             window=args.window, kinds=args.kinds,
-                            dq4_after=args.dq4_after)
+                            dq4_after=args.dq4_after,
+                            eper_raw=args.eper_raw)
     counts = {}
     for kind in res.files['kind']:
         counts[kind] = counts.get(kind, 0) + 1

@@ -86,7 +86,13 @@ def check_position_arguments(args, inputs, *, thresholds=()):
 
 def add_arguments(parser):
     parser.add_argument('flats', nargs='+', metavar='FLAT',
-                        help='lamp flats (crc/crj) of one date, one per filter')
+                        help='lamp flats (crc/crj), one per filter and date; '
+                             'flats of several dates are grouped by date')
+    parser.add_argument('--appeared', default=None, metavar='DATE',
+                        help='date of origin of the fleck: the first complete '
+                             'set of flats on/after it is measured (earlier '
+                             'sets: check, later: stability); default the '
+                             'latest complete set')
     add_position_arguments(parser)
     parser.add_argument('--aperture-threshold', type=float, default=0.05,
                         help='blocking fraction defining a filter aperture (default 0.05)')
@@ -123,7 +129,11 @@ def run(args):
         args.flats, ccdchip=args.ccdchip, x=args.x, y=args.y,
         box=parse_box(args.box), aperture_threshold=args.aperture_threshold,
         badpix_threshold=args.badpix_threshold, background=args.background,
-        fleck_id=args.fleck_id)
+        fleck_id=args.fleck_id, date_of_origin=args.appeared)
+    sets = res.flat_sets
+    print(f'flats of {res.flat_set} used ({len(res.measurements)} filter(s)); '
+          f'earlier sets {[d for d, _ in sets["before"]] or "none"} (check), '
+          f'later sets {[d for d, _ in sets["after"]] or "none"} (stability)')
     bad = bad_pixels(res, combine=args.combine, fleck_id=args.fleck_id or None)
     prefix = res.default_prefix
     files = res.write(args.outdir, prefix=prefix)

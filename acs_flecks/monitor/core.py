@@ -77,8 +77,9 @@ def _skip(summary, path, reason):
     warnings.warn(f'skipped {path}: {reason}', SkippedFileWarning)
 
 
-def _scan(files, db, summary):
+def _scan(files, db, summary, include=()):
     """Open headers, drop unusable/duplicate files, check detectors."""
+    include = {os.path.basename(os.fspath(f)) for f in (include or ())}
     epochs = []
     seen_sha = {}
     for path in files:
@@ -96,7 +97,11 @@ def _scan(files, db, summary):
         # HRC/SBC files would be searched and labelled WFC1/WFC2
         check_detector(image.detector, FLECK_DETECTORS, operation='monitor',
                        path=path)
-        if not image.flashed:
+        if not image.flashed and os.path.basename(path) in include:
+            log.warning('%s: not post-flashed (FLASHDUR=%g s, FLASHSTA=%r) '
+                        'but included as asked', path, image.flashdur.value,
+                        image.flashsta)
+        elif not image.flashed:
             # an un-flashed epoch would show no particle at all and make
             # every artifact "vanish"
             _skip(summary, path, f'not post-flashed (FLASHDUR='
@@ -165,7 +170,7 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                    workers=None, find_kwargs=None,
                    change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
                    output=None, progress=None, finder=None, timeout=30.0,
-                   difference=True, unflashed=None):
+                   difference=True, unflashed=None, include=None):
     """
     Search epochs for artifacts, update the history and classify.
 
@@ -214,6 +219,12 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
     unflashed : list of str or path-like, optional
         Un-flashed darks: new-artifact candidates that persist in the
         closest of them are CCD defects and are not stored (§3).
+    include : iterable of str, optional
+        Files (paths or base names) to use even though their header does
+        not say they were post-flashed (``FLASHSTA`` other than
+        'SUCCESSFUL', or no ``FLASHSTA`` and ``FLASHDUR = 0``); by default
+        such epochs are skipped, since particles are invisible without the
+        post-flash.
 
     Returns
     -------
@@ -252,6 +263,14 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                                                '-journal')])
     # another detector is refused before the history is opened or created
     check_detectors(files, operation='monitor')
+    files = list(files)
+    if include:
+        names = {os.path.basename(os.fspath(f)) for f in files}
+        unknown = [f for f in include
+                   if os.path.basename(os.fspath(f)) not in names]
+        if unknown:
+            raise InputFileError(f'--include {unknown[0]}: not among the '
+                                 'input files')
     from .newsearch import difference_parameters, update_difference_search
     diff_params = difference_parameters(difference)   # validated first
     unflashed = [os.fspath(p) for p in (unflashed or [])]
@@ -272,7 +291,7 @@ def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
         # on: when none is usable, the one error line says it all
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', SkippedFileWarning)
-            epochs = _scan(files, database, summary)
+            epochs = _scan(files, database, summary, include)
         if epochs or summary['already_present']:
             for w in caught:
                 warnings.warn_explicit(w.message, w.category, w.filename,

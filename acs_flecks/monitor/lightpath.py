@@ -165,8 +165,7 @@ def _open(path, role, flashed):
             f'{image.flashdur.value:g} s, FLASHSTA={image.flashsta!r}); '
             'particles only cast shadows under the LED post-flash',
             path=image.path)
-    if not flashed and image.flashdur.value > 0 and \
-            image.flashsta == 'SUCCESSFUL':
+    if not flashed and image.flashed:
         raise InputFileError(
             f'the {role} image is post-flashed (FLASHDUR='
             f'{image.flashdur.value:g} s); the test needs a dark taken '

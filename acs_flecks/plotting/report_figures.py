@@ -41,6 +41,7 @@ from matplotlib.patches import Rectangle
 
 from ..coords import chip_name, chip_to_image, image_to_chip, pixel_to_index
 from ..exceptions import AcsFlecksError, InputFileError
+from ..combined import combination
 from ..io import open_image
 from ..utils import atomic_output, write_ecsv
 from .characterize import save_figure
@@ -398,14 +399,9 @@ def exposures_summed(image, ccdchip):
     int
         ``NCOMBINE`` for totals, 1 for an average (or a single exposure).
     """
-    img = _open(image)
-    n = max(int(img.ncombine(ccdchip)), 1)
-    exptime = img.exptime.value
-    texptime = img.texptime.value if img.texptime is not None else exptime
-    if n > 1 and texptime > 0 and \
-            abs(exptime - texptime / n) < abs(exptime - texptime):
-        return 1
-    return n
+    # one decision for the whole package: acs_flecks.combined
+    return int(round(1 / combination(_open(image), ccdchip=ccdchip)
+                     .per_exposure))
 
 
 def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
@@ -422,9 +418,9 @@ def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
     superdark : str or `~acs_flecks.io.ACSImage`, optional
         The daily superdark.  If not given it is computed as the report
         describes its last step: daily dark - short dark, each divided by
-        its ``NCOMBINE`` (one exposure of each, same post-flash), so the
-        post-flash signal and the fleck cancel (`exposures_summed` tells
-        totals from averages).
+        its ``NCOMBINE`` when it is a sum (an average is already one
+        exposure; `acs_flecks.combined.combination`), so the post-flash
+        signal and the fleck cancel.
     ccdchip : int
     x, y : float
         1-indexed chip position of the fleck.
@@ -439,12 +435,14 @@ def plot_daily_superdark(daily_dark, short_dark, *, ccdchip, x, y,
     dd, sd = _open(daily_dark), _open(short_dark)
     d1, ext = chip_region(dd, ccdchip=ccdchip, x=x, y=y, size=size)
     d2, ext2 = chip_region(sd, ccdchip=ccdchip, x=x, y=y, size=size)
-    d1 = d1 / exposures_summed(dd, ccdchip)
-    d2 = d2 / exposures_summed(sd, ccdchip)
+    # one exposure of each: a sum is divided by NCOMBINE, an average is
+    # already per exposure (acs_flecks.combined decides from the header)
+    d1 = d1 * combination(dd, ccdchip=ccdchip).per_exposure
+    d2 = d2 * combination(sd, ccdchip=ccdchip).per_exposure
     if superdark is not None:
         sup = _open(superdark)
         d3, ext3 = chip_region(sup, ccdchip=ccdchip, x=x, y=y, size=size)
-        d3 = d3 / exposures_summed(sup, ccdchip)
+        d3 = d3 * combination(sup, ccdchip=ccdchip).per_exposure
         t3 = f'daily superdark {sup.name} ({_date(sup)})'
     else:
         if d1.shape != d2.shape or ext != ext2:

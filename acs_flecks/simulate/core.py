@@ -14,8 +14,9 @@ from ..coords import WFC_CHIP_SHAPE
 from ..exceptions import AcsFlecksError
 from ..utils import write_ecsv
 from .detector import Detector, Region
-from .files import write_acs_file
+from .files import write_acs_file, write_raw_file
 from .images import SHORT_DARKTIME, render_chip
+from .rawframes import RAW_GAIN, raw_frame, raw_region
 from .scenarios import KINDS, get_scenario
 from .truth import SimulationResult, SimulationTruth
 
@@ -163,7 +164,7 @@ def _trail_truth(scenario, truth):
 def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
                       window=None, kinds=None, window_centers=None,
                       epochs=None, dq4_after=None,
-                      eper_fleck_windows=False):
+                      eper_fleck_windows=False, eper_raw=False):
     """
     Simulate ACS/WFC calibration files with known truth.
 
@@ -200,6 +201,15 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
         ``sim_eper_<date>_<level>_x<x>y<y>_flt.fits``, so that
         every fleck has its two EPER epochs.  Pair such sets per fleck
         (`acs_flecks.characterize.pair_eper` with the fleck's position).
+    eper_raw : bool, optional
+        Also write every EPER image as a raw frame (``*_raw.fits``, kind
+        ``'eper_raw'`` in the manifest) in the real WFC raw layout
+        (`acs_flecks.simulate.rawframes`): uint16 DN with ``BZERO``,
+        prescan columns, virtual overscan rows, a bias level per
+        amplifier, null ERR/DQ and zero ``ATODGN*`` placeholders.  The
+        ``_flt`` twin holds the same exposure's electrons.  A windowed raw
+        frame reaches the chip edge of its amplifier (where the prescan
+        is).
 
     Returns
     -------
@@ -288,11 +298,35 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
             darktime=SHORT_DARKTIME if plan.kind == 'dkc' else plan.exptime,
             subarray=window is not None, scenario=sc.name, seed=seed,
             kind=plan.kind)
-        chips = {}
+        chips, raws = {}, {}
         for c, reg in file_regions.items():
-            sci, err, dq = render_chip(plan, reg, detector, sc, truth.trail)
+            if eper_raw and plan.kind == 'eper':
+                # one exposure: render the raw frame's area, cut the twin
+                width = max(raw_region(r).nx for r in file_regions.values())
+                rreg = raw_region(reg, width=width)
+                sci, err, dq = render_chip(plan, rreg, detector, sc,
+                                           truth.trail)
+                rng = np.random.default_rng([seed, 4242, int(c)] + [
+                    ord(ch) for ch in root])
+                dn, ltv, _ = raw_frame(sci, rreg, rng)
+                raws[c] = dict(dn=dn, ltv=ltv)
+                cut = (slice(reg.row0 - rreg.row0, reg.row0 - rreg.row0
+                             + reg.ny),
+                       slice(reg.col0 - rreg.col0, reg.col0 - rreg.col0
+                             + reg.nx))
+                sci, err, dq = sci[cut], err[cut], dq[cut]
+            else:
+                sci, err, dq = render_chip(plan, reg, detector, sc,
+                                           truth.trail)
             chips[c] = dict(sci=sci, err=err, dq=dq, ltv=reg.ltv)
         write_acs_file(path, chips, meta)
+        if raws:
+            rname = f'{root}_raw.fits'
+            rmeta = dict(meta, filename=rname, ccdgain=RAW_GAIN,
+                         subarray=window is not None)
+            write_raw_file(os.path.join(outdir, rname), raws, rmeta)
+            rows.append((os.path.join(outdir, rname), 'eper_raw', plan.date,
+                         plan.epoch, plan.filter, float(plan.level)))
         log.debug('wrote %s (%.1f s)', path, time.perf_counter() - t0)
         rows.append((path, plan.kind, plan.date, plan.epoch,
                      plan.filter,

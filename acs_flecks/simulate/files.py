@@ -21,7 +21,8 @@ from .. import __version__
 from ..filters import PIVOT_WAVELENGTHS
 from ..utils import atomic_output
 
-__all__ = ['TEMPLATE_PATH', 'write_acs_file', 'filter_keywords']
+__all__ = ['TEMPLATE_PATH', 'write_acs_file', 'write_raw_file',
+           'filter_keywords']
 
 #: Header template (from a real WFC flc file).
 TEMPLATE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)),
@@ -180,6 +181,85 @@ def write_acs_file(path, chips, meta):
             h['EXTNAME'] = name
             h['EXTVER'] = extver
             hdus.append(fits.ImageHDU(data=data, header=h))
+    with atomic_output(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp, output_verify='ignore')
+    return path
+
+
+#: Primary keywords CALACS fills from CCDTAB and the overscan: zero in raw.
+_RAW_PLACEHOLDERS = tuple(f'{k}{a}' for k in ('ATODGN', 'READNSE', 'BIASLEV')
+                          for a in 'ABCD')
+
+#: Calibration switches of a raw file (what CALACS will do).
+_RAW_SWITCHES = ('DQICORR', 'ATODCORR', 'BLEVCORR', 'BIASCORR', 'FLSHCORR',
+                 'CRCORR', 'SHADCORR', 'PCTECORR', 'DARKCORR', 'FLATCORR',
+                 'PHOTCORR', 'DRIZCORR')
+
+
+def write_raw_file(path, chips, meta):
+    """
+    Write a raw ACS/WFC file (``_raw``) atomically.
+
+    Parameters
+    ----------
+    path : str
+        Output file.
+    chips : dict
+        ccdchip -> dict(dn=uint16 array, ltv=(LTV1, LTV2)), from
+        `acs_flecks.simulate.rawframes.raw_frame`.  CCDCHIP 2 is written
+        first.
+    meta : dict
+        As for `write_acs_file`, plus ``ccdgain`` (nominal gain, e-/DN).
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Notes
+    -----
+    SCI is uint16 DN stored as int16 with ``BZERO = 32768`` and
+    ``BUNIT = 'COUNTS'``; ERR and DQ are null extensions (``NAXIS = 0``,
+    ``PIXVALUE = 0``, ``NPIX1``/``NPIX2`` the SCI shape); ``CCDAMP`` is
+    'ABCD', ``CCDGAIN`` the nominal gain and ``ATODGNA-D``, ``READNSEA-D``,
+    ``BIASLEVA-D`` zero placeholders, as in a real raw file.
+    """
+    tmpl = _template()
+    ph = _primary_header(meta)
+    ph['CCDAMP'] = 'ABCD'
+    ph['CCDGAIN'] = float(meta.get('ccdgain', 2.0))
+    for k in _RAW_PLACEHOLDERS:
+        ph[k] = 0.0
+    for k in _RAW_SWITCHES:
+        if k in ph:
+            ph[k] = 'PERFORM' if k in ('DQICORR', 'BLEVCORR', 'BIASCORR') \
+                else 'OMIT'
+    ph['FLASHSTA'] = ph.get('FLASHSTA', 'NOT PERFORMED')
+    hdus = [fits.PrimaryHDU(header=ph)]
+    extver = 0
+    for ccdchip in sorted(chips, reverse=True):     # WFC2 first
+        extver += 1
+        c = chips[ccdchip]
+        base = 1 if ccdchip == 2 else 4
+        dn = np.asarray(c['dn'], dtype=np.uint16)
+        shape = dn.shape
+        for j, name in enumerate(('SCI', 'ERR', 'DQ')):
+            h = _ext_header(tmpl[base + j], meta, ccdchip, c['ltv'], shape)
+            h['EXTNAME'] = name
+            h['EXTVER'] = extver
+            h['BUNIT'] = 'UNITLESS' if name == 'DQ' else 'COUNTS'
+            if name == 'SCI':
+                hdu = fits.ImageHDU(data=dn, header=h, uint=True)
+            else:
+                hdu = fits.ImageHDU(data=None, header=h)
+                hdu.header['BITPIX'] = 16
+                hdu.header['PIXVALUE'] = (0 if name == 'DQ' else 0.0,
+                                          'values of all pixels in array')
+                hdu.header['NPIX1'] = (shape[1], 'length of constant array '
+                                       'axis 1')
+                hdu.header['NPIX2'] = (shape[0], 'length of constant array '
+                                       'axis 2')
+            hdus.append(hdu)
     with atomic_output(path) as tmp:
         fits.HDUList(hdus).writeto(tmp, output_verify='ignore')
     return path
