@@ -232,7 +232,13 @@ class TestInconsistentFiles:
         with fits.open(p, mode='update') as h:
             for hdu in h[1:]:
                 hdu.header['BUNIT'] = 'COUNTS'
-        assert ACSImage(p).ltv(1) == (24.0, 20.0)
+            h[0].header['CCDGAIN'] = 2.0
+            h[0].header['CCDAMP'] = 'ABCD'
+        # accepted, and read (bias-subtracted, trimmed: acs_flecks.raw) in
+        # the 4096x2048 frame of the chip
+        img = ACSImage(p)
+        assert img.ltv(1) == (0.0, 0.0)
+        assert img.chip(1).sci.shape == (2048, 4096)
         with fits.open(p, mode='update') as h:
             h[1].header['LTV1'] = 25.0
         with pytest.raises(InputFileError, match='prescan'):
