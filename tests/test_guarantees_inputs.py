@@ -328,14 +328,27 @@ class TestDetectorSupport:
         assert ('SBC' if which == 'SBC' else 'HRC') in out
 
     def test_real_hrc_raw_pixels(self):
-        # BZERO-scaled uint16 SCI and null ERR/DQ (NAXIS=0, PIXVALUE=0)
-        img = ACSImage(real_file(REAL_HRC_RAW))
+        # BZERO-scaled uint16 SCI and null ERR/DQ (NAXIS=0, PIXVALUE=0):
+        # read, bias-subtracted, in electrons and trimmed (acs_flecks.raw)
+        path = real_file(REAL_HRC_RAW)
+        img = ACSImage(path)
         c = img.chip(1)
-        assert c.sci.shape == c.err.shape == c.dq.shape == (1044, 1062)
-        assert c.sci.max() == 65535.0 and c.sci.min() >= 0
-        assert c.dq.dtype == np.uint16 and not c.dq.any()
-        assert not c.err.any()
-        assert img.ltv(1) == (19.0, 0.0)
+        assert c.sci.shape == c.err.shape == c.dq.shape == (1024, 1024)
+        assert img.ltv(1) == (0.0, 0.0)
+        dn = fits.getdata(path, 'SCI').astype(float)     # 1044 x 1062
+        trimmed = dn[0:1024, 19:19 + 1024]
+        gain = fits.getheader(path)['CCDGAIN']
+        assert gain == 2
+        # saturated raw values (65535 DN) are the brightest electrons and
+        # carry DQ 2048; the rest of DQ is empty (null DQ extension)
+        sat = trimmed == 65535
+        assert sat.any()
+        assert np.array_equal(c.dq == 2048, sat)
+        assert not (c.dq & ~np.uint16(2048)).any()
+        assert c.sci[sat].max() == c.sci.max()
+        bias = 65535 - c.sci[sat].max() / gain
+        assert 1000 < bias < 1300          # the prescan bias, in DN
+        assert np.all(c.err > 0)           # Poisson + read noise
 
 
 # --------------------------------------- 3. valid unusual inputs ---------
