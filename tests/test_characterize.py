@@ -564,6 +564,23 @@ class TestShiftConvergence:
         assert res.converged and res.message == ''
         assert abs(res.dx - 0.4) < 0.05 and abs(res.dy + 0.3) < 0.05
 
+    def test_start_returned_after_many_evaluations(self):
+        # the demo's 1614 e- pair: least_squares stopped on ftol after 13
+        # evaluations at dx = 2e-8, dy = 6e-9 from the integer start, with
+        # a large gradient -- the start returned, not a measurement
+        from types import SimpleNamespace
+
+        from acs_flecks.characterize.shifts import _converged
+        start = np.array([0.0, 0.0, 0.98])
+        jac = np.ones((50, 3))
+        fit = SimpleNamespace(success=True, status=2, message='ftol',
+                              jac=jac, nfev=13,
+                              x=np.array([2.1e-8, 5.7e-9, 0.999]))
+        ok, why = _converged(fit, start)
+        assert not ok and 'starting point' in why
+        fit.x = np.array([0.008, 0.006, 0.999])     # a real (small) shift
+        assert _converged(fit, start) == (True, '')
+
     def test_no_signal_does_not_converge(self):
         from acs_flecks.characterize.shifts import (measure_shift,
                                                     weighted_mean_shift)

@@ -60,8 +60,14 @@ def run(args):
     for c in t.colnames:
         if t[c].dtype.kind == 'f':
             t[c].info.format = '.3f'
-    t['level_early', 'level_late', 'mean_ratio', 'mean_ratio_err', 'flux_ratio',
-      'flux_ratio_err', 'dx', 'dx_err', 'dy', 'dy_err'].pprint_all()
+    cols = [c for c in ('level_early', 'level_late', 'mean_ratio',
+                        'mean_ratio_err', 'flux_ratio', 'flux_ratio_err',
+                        'dx', 'dx_err', 'dy', 'dy_err', 'shift_converged')
+            if c in t.colnames]
+    t[cols].pprint_all()
+    if 'shift_converged' in t.colnames and not all(t['shift_converged']):
+        print('shift fits that did not converge (shift_converged False) are '
+              'left out of the motion')
     dx, dxe, dy, dye = res.shift
     print(f'motion late - early: dx = {dx:.3f} +/- {dxe:.3f} pix, '
           f'dy = {dy:.3f} +/- {dye:.3f} pix')
