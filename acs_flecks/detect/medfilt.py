@@ -198,10 +198,10 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
 
 
 @njit(nogil=True)
-def _encode(padded, bits, lo, scale, nbins):
+def _encode_keys(padded, bits, lo, scale, nbins):
     """Transposed ``key << 16 | code`` of the padded image (codes < 2**16,
-    32-bit order-preserving keys), and which bins hold a single distinct
-    value.
+    32-bit order-preserving keys), and the smallest and largest key of each
+    bin.
 
     ``bits`` is ``padded.view(np.uint32)``.  Keys: negative floats have all
     bits flipped, positive ones the sign bit set, so that integer order is
@@ -236,6 +236,14 @@ def _encode(padded, bits, lo, scale, nbins):
                     kmin[q] = k
                 if k > kmax[q]:
                     kmax[q] = k
+    return packed, kmin, kmax
+
+
+@njit(nogil=True)
+def _encode(padded, bits, lo, scale, nbins):
+    """Transposed ``key << 16 | code`` of the padded image and which bins
+    hold a single distinct value (see `_encode_keys`)."""
+    packed, kmin, kmax = _encode_keys(padded, bits, lo, scale, nbins)
     return packed, kmin == kmax
 
 
@@ -634,31 +642,6 @@ def median_brackets(padded, *, size=15, threads=None):
 @njit(nogil=True)
 def _encode_with_min(padded, bits, lo, scale, nbins):
     """`_encode`, and the smallest key of each bin."""
-    nr, nc = padded.shape
-    packed = np.empty((nc, nr), np.uint64)
-    kmin = np.full(nbins, 0xFFFFFFFF, np.int64)
-    kmax = np.full(nbins, -1, np.int64)
-    top = nbins - 1
-    for r0 in range(0, nr, 64):
-        r1 = min(r0 + 64, nr)
-        for c in range(nc):
-            for r in range(r0, r1):
-                v = (np.float64(padded[r, c]) - lo) * scale
-                if v <= 0.0:
-                    q = 0
-                elif v >= top:
-                    q = top
-                else:
-                    q = int(v)
-                b = np.int64(bits[r, c])
-                if b & 0x80000000:
-                    k = (~b) & 0xFFFFFFFF
-                else:
-                    k = b | 0x80000000
-                packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
-                if k < kmin[q]:
-                    kmin[q] = k
-                if k > kmax[q]:
-                    kmax[q] = k
+    packed, kmin, kmax = _encode_keys(padded, bits, lo, scale, nbins)
     return packed, kmin == kmax, kmin
 
