@@ -146,6 +146,20 @@ def _lamp_norm():
 _LAMP_NORM = None
 
 
+def _flash_signal(region, detector, scenario, date, trail):
+    """The LED post-flash of a dark: pattern x level x pixel response, the
+    particles' LED shadows and the §5 trail (once it exists)."""
+    signal = led_pattern(region)
+    signal *= np.float32(FLASH_LEVEL)
+    signal *= detector.prnu(region)
+    apply_shadows(signal, region, scenario.artifacts, date, 'LED')
+    if trail and _present(trail, date):
+        deficit = trail_deficit(trail, region)
+        if deficit is not None:
+            signal -= deficit
+    return signal
+
+
 def render_chip(plan, region, detector, scenario, trail=None):
     """
     Pixels of one chip of one planned file.
@@ -163,26 +177,12 @@ def render_chip(plan, region, detector, scenario, trail=None):
     dark_rate = detector.dark_rate(region)
     rn = detector.read_noise(region)
     if plan.kind == 'dkc':
-        signal = led_pattern(region)
-        signal *= np.float32(FLASH_LEVEL)
-        signal *= detector.prnu(region)
-        apply_shadows(signal, region, scenario.artifacts, plan.date, 'LED')
-        if trail and _present(trail, plan.date):
-            deficit = trail_deficit(trail, region)
-            if deficit is not None:
-                signal -= deficit
+        signal = _flash_signal(region, detector, scenario, plan.date, trail)
         signal += dark_rate * np.float32(SHORT_DARKTIME)
         var = (np.maximum(signal, 0) + rn ** 2) / np.float32(plan.ncombine)
     elif plan.kind == 'daily':
         n = np.float32(plan.ncombine)
-        signal = led_pattern(region)
-        signal *= np.float32(FLASH_LEVEL)
-        signal *= detector.prnu(region)
-        apply_shadows(signal, region, scenario.artifacts, plan.date, 'LED')
-        if trail and _present(trail, plan.date):
-            deficit = trail_deficit(trail, region)
-            if deficit is not None:
-                signal -= deficit
+        signal = _flash_signal(region, detector, scenario, plan.date, trail)
         signal += dark_rate * np.float32(plan.exptime / plan.ncombine)
         sat = signal > FULL_WELL
         if sat.any():
