@@ -23,7 +23,7 @@ automodapi_toctreedirnm = 'api'
 automodsumm_inherited_members = False
 default_role = 'obj'
 nitpicky = False
-exclude_patterns = ['_build', '_helper_common.txt']
+exclude_patterns = ['_build']
 html_theme = 'alabaster'
 # No network here: intersphinx inventories are not fetched.
 intersphinx_mapping = {}
