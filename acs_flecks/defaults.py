@@ -4,20 +4,15 @@ Default parameters shared by the library and the command line.
 Plain Python constants with no imports, so that the command line can show
 them in ``--help`` without importing the scientific stack (see
 `acs_flecks.cli`).  The modules that use them import them from here: this
-is their one definition.
+is their one definition.  The DQ masks are in `acs_flecks.dq`.
 
->>> from acs_flecks.defaults import DEFAULT_MASK_FLAGS
->>> DEFAULT_MASK_FLAGS & 4
-0
+>>> from acs_flecks.defaults import DEFAULT_TOLERANCE
+>>> DEFAULT_TOLERANCE
+3.0
 """
 
-__all__ = ['DEFAULT_MASK_FLAGS', 'DEFAULT_TOLERANCE', 'DEFAULT_CHANGE_NSIGMA',
+__all__ = ['DEFAULT_TOLERANCE', 'DEFAULT_CHANGE_NSIGMA',
            'COMBINE_RULES', 'DATE_OF_ORIGIN', 'SCENARIOS', 'KINDS']
-
-#: DQ flags masked by default by the search: every ACS flag (1 ... 8192)
-#: except 4 (bad detector pixel, what this package writes for fleck pixels).
-DEFAULT_MASK_FLAGS = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024
-                      | 2048 | 4096 | 8192)
 
 #: Default cross-match radius of the monitor, in pixels.  The centroid of a
 #: median-filtered deficit segment jitters by a few tenths of a pixel

@@ -56,6 +56,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
 
+from .dq import ATODSAT
 from .exceptions import InputFileError
 
 __all__ = ['RawFrame', 'AmpCalibration', 'is_raw_layout', 'ACTIVE_SHAPE',
@@ -80,8 +81,8 @@ BIAS_COLUMNS = 6
 #: Amplifiers reading the (left, right) half of each WFC chip.
 CHIP_AMPS = {1: ('A', 'B'), 2: ('C', 'D')}
 
-#: DQ flag of A-to-D saturation (hstcal acsdq.h).
-DQ_ATODSAT = 2048
+#: DQ flag of A-to-D saturation (`acs_flecks.dq.ATODSAT`, hstcal acsdq.h).
+DQ_ATODSAT = ATODSAT
 
 _ATOD_MAX = 65535
 

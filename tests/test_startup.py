@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import acs_flecks
-from acs_flecks import defaults
+from acs_flecks import defaults, dq
 from acs_flecks.commands import COMMANDS
 
 #: Imported only by the commands that use them, never at start-up.
@@ -60,7 +60,7 @@ class TestLightImports:
         from acs_flecks.cli import main
         with pytest.raises(SystemExit):
             main(['find', '--help'])
-        assert str(defaults.DEFAULT_MASK_FLAGS) in capsys.readouterr().out
+        assert str(dq.DEFAULT_MASK_FLAGS) in capsys.readouterr().out
 
 
 class TestLazyPackage:
@@ -96,7 +96,7 @@ class TestDefaults:
         from acs_flecks.monitor.classify import DEFAULT_CHANGE_NSIGMA
         from acs_flecks.monitor.crossmatch import DEFAULT_TOLERANCE
         from acs_flecks.simulate.scenarios import KINDS, SCENARIOS
-        assert DEFAULT_MASK_FLAGS == defaults.DEFAULT_MASK_FLAGS
+        assert DEFAULT_MASK_FLAGS == dq.DEFAULT_MASK_FLAGS
         assert DEFAULT_MASK_FLAGS & 4 == 0
         assert DEFAULT_TOLERANCE is defaults.DEFAULT_TOLERANCE
         assert DEFAULT_CHANGE_NSIGMA is defaults.DEFAULT_CHANGE_NSIGMA

@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from ..coords import (WFC_CHIP_SHAPE, chip_to_image, cutout_slices,
                       image_to_chip)
+from ..dq import DEFAULT_DQ_MASK
 from ..exceptions import AcsFlecksError, InputFileError
 from ..io import open_image
 
@@ -34,14 +35,6 @@ __all__ = ['Cutout', 'Normalization', 'extract_cutout', 'normalize_cutout',
            'cutout_header', 'output_prefix']
 
 log = logging.getLogger(__name__)
-
-#: DQ flags that make a pixel unusable for photometry: Reed-Solomon (1),
-#: fill (2), full-well saturation (256), bad reference (512), A-to-D
-#: saturation (2048) and ACSREJ rejected in every input (8192).  Flag 4
-#: (bad detector pixel) is *not* masked: once the updated bpixtab is in use
-#: the fleck pixels themselves carry it.  Hot/warm flags (16, 64) are not
-#: masked either: dark current is subtracted and negligible in lamp flats.
-DEFAULT_DQ_MASK = 1 | 2 | 256 | 512 | 2048 | 8192
 
 
 def parse_box(box, *, min_size=5):

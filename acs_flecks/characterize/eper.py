@@ -37,7 +37,8 @@ from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import open_image
 from ..utils import atomic_output, write_ecsv
 from ..coords import chip_to_image, cutout_slices
-from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+from ..dq import DEFAULT_DQ_MASK
+from .cutouts import (cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
 from .shifts import measure_shift, weighted_mean_shift
 from .transmissivity import select_aperture

@@ -12,7 +12,9 @@ filters) shifted, linearly distorted and scaled to the LED blocking image
 centroid difference as a cross-check.
 
 Hot and warm pixels of the dark (DQ 16, 64, and any pixel more than 5 sigma
-*above* the background, which a shadow cannot produce) are excluded.
+*above* the background, which a shadow cannot produce) are excluded, and
+so are sink pixels and their trails (DQ 1024), which mimic blocking
+(`acs_flecks.dq.DARK_DQ_MASK`).
 """
 
 import os
@@ -24,18 +26,15 @@ from astropy.io import fits
 from astropy.table import QTable
 from scipy import ndimage
 
+from ..dq import DARK_DQ_MASK
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..utils import atomic_output, write_ecsv
-from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+from .cutouts import (cutout_header, extract_cutout,
                       normalize_cutout, output_prefix)
 from .shifts import centroid_offset, measure_shift
 from .transmissivity import select_aperture
 
 __all__ = ['LedLampComparison', 'compare_led_lamp', 'DARK_DQ_MASK']
-
-#: DQ flags excluded in post-flashed darks: the flat mask plus hot (16) and
-#: warm (64) pixels.
-DARK_DQ_MASK = DEFAULT_DQ_MASK | 16 | 64
 
 
 @dataclass

@@ -9,7 +9,9 @@ Poisson, from the electrons actually counted (as in the report): ``sqrt(S)``
 for a single exposure or an ACSREJ sum S, ``sqrt(S / N)`` for an average of
 N exposures (`acs_flecks.combined.combination` decides from the header and
 the decision is written in the table).  Flagged pixels (hot, warm,
-saturated, ACSREJ-rejected; ``ERR <= 0``, which includes ACSREJ's
+saturated, ACSREJ-rejected, sink pixels and their trails, which lie along
+the readout direction like the shadow itself: `acs_flecks.dq.DARK_DQ_MASK`;
+``ERR <= 0``, which includes ACSREJ's
 ``ERR[0, 0] = -1`` sentinel and its rejected pixels with ERR 0) are left out
 and the sum of the others is scaled to the box area; the number left out
 is in the table.  Before the fleck appears both agree; after, the shadow box
@@ -41,11 +43,12 @@ from astropy.time import Time
 from scipy import ndimage
 
 from ..combined import combination
+from ..dq import DARK_DQ_MASK
 from ..exceptions import AcsFlecksError, InputFileError
 from ..io import open_image
 from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout, output_prefix
-from .ledlamp import DARK_DQ_MASK, compare_led_lamp
+from .ledlamp import compare_led_lamp
 from .shifts import transform_image
 from .transmissivity import select_aperture
 
@@ -204,8 +207,9 @@ def box_signal(image, box, *, ccdchip, dq_mask=DARK_DQ_MASK, combo=None):
         (xmin, xmax, ymin, ymax), 1-indexed inclusive.
     ccdchip : int
     dq_mask : int
-        DQ flags left out of the sum (default: hot, warm, saturated,
-        ACSREJ-rejected, ...).  Pixels with ``ERR <= 0`` are left out too.
+        DQ flags left out of the sum (default `acs_flecks.dq.DARK_DQ_MASK`:
+        hot, warm, saturated, ACSREJ-rejected, sink pixels, ...).  Pixels
+        with ``ERR <= 0`` are left out too.
     combo : `~acs_flecks.combined.Combination`, optional
         Default: `~acs_flecks.combined.combination` of the image.
 

@@ -32,12 +32,13 @@ from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 from scipy import ndimage
 
+from ..dq import DEFAULT_DQ_MASK, flag_values
 from ..exceptions import (AcsFlecksError, ExcludedPixelsWarning,
                           InputFileError, SkippedFileWarning)
 from ..filters import BROADBAND_FILTERS, is_broadband
 from ..io import open_image
 from ..utils import atomic_output, write_ecsv
-from .cutouts import (DEFAULT_DQ_MASK, cutout_header, extract_cutout,
+from .cutouts import (cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
 from .wavelengths import WAVELENGTH_SOURCE, effective_wavelength
 
@@ -147,7 +148,7 @@ class FilterMeasurement:
 
 
 def _flag_names(dq):
-    return ', '.join(str(1 << b) for b in range(16) if dq & (1 << b))
+    return ', '.join(str(f) for f in flag_values(dq))
 
 
 class TransmissivityResult:

@@ -15,7 +15,7 @@ Examples::
 
 import os
 
-from ..defaults import DEFAULT_MASK_FLAGS
+from ..dq import DEFAULT_MASK_FLAGS
 
 NAME = 'find'
 HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'

@@ -72,6 +72,7 @@ from astropy.table import QTable
 from scipy import ndimage
 
 from ..coords import image_to_chip, index_to_pixel
+from ..dq import DIFFERENCE_DQ_MASK
 from ..exceptions import AcsFlecksError
 from ..jit import njit
 from .normalize import box_statistics, expand_grid, smooth_background
@@ -82,10 +83,6 @@ __all__ = ['DIFFERENCE_DQ_MASK', 'DifferenceParameters', 'normalize_chip',
 
 log = logging.getLogger(__name__)
 
-#: DQ bits masked on both sides of the ratio: every ACS flag except 4 (see
-#: the module docstring for the reason of each).
-DIFFERENCE_DQ_MASK = (1 | 2 | 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024
-                      | 2048 | 4096 | 8192)
 
 #: Smallest value of the weight sum (relative to an unmasked neighbourhood)
 #: at which the matched filter is still evaluated.

@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 # DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
 # detector pixel, what this package writes for fleck pixels); defined in
 # acs_flecks.defaults (light, for the command line's --help).
-from ..defaults import DEFAULT_MASK_FLAGS  # noqa: E402
+from ..dq import DEFAULT_MASK_FLAGS  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ from astropy.table import QTable, Table
 from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture
 
 from ..coords import chip_to_image, pixel_to_index
+from ..dq import LIGHTPATH_DQ_MASK
 from ..exceptions import InputFileError
 from ..io import open_image
 
@@ -59,11 +60,6 @@ log = logging.getLogger(__name__)
 #: Possible verdicts.
 VERDICTS = ('light path', 'CCD defect', 'inconclusive', 'not detected',
             'not covered')
-
-#: DQ bits left out of the measurement: 16 hot, 32 unstable, 64 warm,
-#: 256 full-well saturation, 512 bad reference, 2048 A-to-D saturation,
-#: 8192 ACSREJ-rejected (DQ 4, the flecks' own flag, is kept).
-LIGHTPATH_DQ_MASK = 16 | 32 | 64 | 256 | 512 | 2048 | 8192
 
 
 def _radius(row):

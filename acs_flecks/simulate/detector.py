@@ -25,6 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from ..coords import WFC_CHIP_SHAPE
+from ..dq import HOTPIX, SATPIXEL
 
 __all__ = ['Region', 'Detector', 'READ_NOISE', 'DQ_HOT', 'DQ_SATURATED',
            'HOT_THRESHOLD', 'FULL_WELL']
@@ -38,11 +39,11 @@ READ_NOISE = {'A': 4.57, 'B': 3.91, 'C': 4.25, 'D': 4.04}
 #: Amplifiers of each chip (left half, right half).
 CHIP_AMPS = {1: ('A', 'B'), 2: ('C', 'D')}
 
-#: DQ flag of hot pixels (hstcal acsdq.h).
-DQ_HOT = 16
+#: DQ flag of hot pixels (`acs_flecks.dq.HOTPIX`, hstcal acsdq.h).
+DQ_HOT = HOTPIX
 
-#: DQ flag of full-well saturation.
-DQ_SATURATED = 256
+#: DQ flag of full-well saturation (`acs_flecks.dq.SATPIXEL`).
+DQ_SATURATED = SATPIXEL
 
 #: Dark rate (e-/s) above which a pixel is flagged hot (ACS uses 0.08 e-/s).
 HOT_THRESHOLD = 0.08
