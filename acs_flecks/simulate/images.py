@@ -31,14 +31,16 @@ import zlib
 import numpy as np
 
 from .artifacts import mjd_of, opacity_scale
+from ..dq import FLECK_FLAG
 from .detector import (DQ_SATURATED, FULL_WELL, Region, lamp_pattern,
                        led_pattern)
 
 __all__ = ['FLASH_LEVEL', 'SHORT_DARKTIME', 'DQ_BAD_PIXEL', 'render_chip',
            'apply_shadows', 'trail_deficit', 'plan_rng', 'flag_bad_pixels']
 
-#: DQ flag of bad detector pixels (what a new bpixtab gives fleck pixels).
-DQ_BAD_PIXEL = 4
+#: DQ flag of bad detector pixels (what a new bpixtab gives fleck pixels,
+#: `acs_flecks.dq.FLECK_FLAG`).
+DQ_BAD_PIXEL = FLECK_FLAG
 
 #: Mean post-flash signal (e-) of one 0.5 s short dark with a 4.6 s flash.
 FLASH_LEVEL = 40.0
