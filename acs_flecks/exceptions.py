@@ -3,6 +3,9 @@ Exceptions and warnings raised by acs_flecks.
 
 Every error a user can cause with bad input derives from `AcsFlecksError`;
 the command line turns it into one line on stderr and exit status 2.
+`AcsFlecksError` is a `ValueError` (a bad value given to a function, as in
+astropy and photutils), so ``except ValueError`` around a call of the
+library catches its parameter and input errors too.
 Warnings derive from `AcsFlecksWarning`, itself an
 `~astropy.utils.exceptions.AstropyUserWarning`, as in photutils.
 """
@@ -15,9 +18,14 @@ __all__ = ['AcsFlecksError', 'InputFileError', 'ReferenceFileError',
            'ExcludedPixelsWarning', 'FlashStatusWarning']
 
 
-class AcsFlecksError(Exception):
+class AcsFlecksError(ValueError):
     """
     Base class of the errors caused by bad input or configuration.
+
+    A subclass of `ValueError`: code that catches ``ValueError`` to handle a
+    bad value also catches these.  Inside the package, a handler that turns
+    a ``ValueError`` of another library into an `AcsFlecksError` re-raises
+    an `AcsFlecksError` from its ``try`` body unchanged (tested).
 
     Parameters
     ----------

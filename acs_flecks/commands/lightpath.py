@@ -84,6 +84,8 @@ def run(args):
     try:
         table = lightpath_test(args.flashed, args.unflashed, positions,
                                nsigma=args.nsigma, radius=args.radius)
+    except AcsFlecksError:
+        raise                      # (a ValueError too) unchanged, path kept
     except ValueError as exc:
         raise AcsFlecksError(str(exc)) from None
     show = table['artifact_id', 'ccdchip', 'x', 'y', 'verdict',
