@@ -32,7 +32,8 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from astropy.time import Time
 
-from .coords import pixel_to_index
+from .coords import CHIP_SHAPES, DETECTOR_CHIPS, pixel_to_index
+from .dq import FLECK_FLAG
 from .exceptions import (AcsFlecksError, AcsFlecksWarning, CertificationError,
                          ReferenceFileError)
 from .utils import atomic_output, check_output_path
@@ -51,14 +52,9 @@ log = logging.getLogger(__name__)
 #: Columns CALACS needs (``OpenBpixTab`` fails without any of them).
 REQUIRED_COLUMNS = ('PIX1', 'PIX2', 'LENGTH', 'AXIS', 'VALUE', 'CCDCHIP')
 
-#: Shape (rows, columns) of the trimmed reference frame of one chip.
-CHIP_SHAPES = {'WFC': (2048, 4096), 'HRC': (1024, 1024), 'SBC': (1024, 1024)}
-
-#: CCDCHIP values of each detector's chips.
-DETECTOR_CHIPS = {'WFC': (1, 2), 'HRC': (1,), 'SBC': (1,)}
-
-#: The DQ flag of a bad detector pixel (hstcal ``acsdq.h``).
-DQ_BAD_PIXEL = 4
+#: The DQ flag of a bad detector pixel (hstcal ``acsdq.h`` DETECTORPROB,
+#: `acs_flecks.dq.FLECK_FLAG`).
+DQ_BAD_PIXEL = FLECK_FLAG
 
 # Wildcards of hstcal ``acswild.h``: INT_WILDCARD -1, INT_IGNORE -999,
 # STRING_WILDCARD 'ANY'; dodqi.c also treats CCDAMP 'N/A' as a match.

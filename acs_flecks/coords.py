@@ -17,10 +17,18 @@ import numpy as np
 
 __all__ = ['pixel_to_index', 'index_to_pixel', 'cutout_slices',
            'image_to_chip', 'chip_to_image',
-           'WFC_CHIP_SHAPE', 'CHIP_NAMES', 'chip_name']
+           'WFC_CHIP_SHAPE', 'CHIP_NAMES', 'chip_name', 'CHIP_SHAPES',
+           'DETECTOR_CHIPS']
 
 #: Shape (rows, columns) of a calibrated WFC chip.
 WFC_CHIP_SHAPE = (2048, 4096)
+
+#: Shape (rows, columns) of the trimmed reference frame of one chip, per
+#: detector (the frame of calibrated images and of bad-pixel tables).
+CHIP_SHAPES = {'WFC': WFC_CHIP_SHAPE, 'HRC': (1024, 1024), 'SBC': (1024, 1024)}
+
+#: CCDCHIP values of each detector's chips.
+DETECTOR_CHIPS = {'WFC': (1, 2), 'HRC': (1,), 'SBC': (1,)}
 
 #: Names of the WFC chips by CCDCHIP value.
 CHIP_NAMES = {1: 'WFC1', 2: 'WFC2'}

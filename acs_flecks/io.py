@@ -30,7 +30,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.time import Time
 
-from .bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
+from .coords import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import FlashStatusWarning, InputFileError
 from .filters import WFC_FILTERS, is_clear, resolve_filter
 from .raw import RawFrame, is_raw_layout
