@@ -588,7 +588,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
                          bad_pixels=bad, delivery=delivery, useafter=ua,
                          report=report, outputs=outputs, notes=notes,
                          impact=impact, flagged=flagged)
-    from .chain_report import write_chain_report
+    from .html import write_chain_report
     write_chain_report(result, history=history, figdir=figdir,
                        inputs=dict(input=files, flats=flat_files,
                                    unflashed=unflashed_files,

@@ -6,9 +6,9 @@ Simulates the discovery timeline (full 2048 x 4096 chips, one DKC per
 anneal cycle; 100 freckles and the report's three flecks), monitors it
 (``acs_flecks monitor``, in-process), and compares every catalogue entry
 with the simulated artifacts at their LED-frame positions (6 px,
-`acs_flecks.demo.compare_catalogue`).  Prints the number of entries,
-artifacts recovered, split artifacts and duplicate entries, false entries,
-and the status of the simulated artifacts, for
+`acs_flecks.simulate.evaluation.compare_catalogue`).  Prints the number of
+entries, artifacts recovered, split artifacts and duplicate entries, false
+entries, and the status of the simulated artifacts, for
 
 * ``footprint``: the current cross-match (footprint overlap, deblended
   pieces kept together, siblings checked by forced measurement);
@@ -37,8 +37,9 @@ import warnings
 import numpy as np
 from astropy.table import QTable, Table
 
-from acs_flecks.demo import (catalogue_summary, compare_catalogue,
-                             format_catalogue_summary)
+from acs_flecks.simulate.evaluation import (catalogue_summary,
+                                            compare_catalogue,
+                                            format_catalogue_summary)
 from acs_flecks.monitor import HistoryDatabase, monitor_epochs
 from acs_flecks.monitor.classify import classify_history
 

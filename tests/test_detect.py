@@ -9,11 +9,12 @@ from astropy.table import QTable
 from numpy.testing import assert_allclose
 
 from acs_flecks.detect import (DEFAULT_MASK_FLAGS, FindParameters,
-                               completeness, find_artifacts,
-                               find_artifacts_in_chip, find_chip,
-                               match_known, read_catalog, smooth_background,
-                               write_catalog, write_ds9_regions)
+                               find_artifacts, find_artifacts_in_chip,
+                               find_chip, match_known, read_catalog,
+                               smooth_background, write_catalog,
+                               write_ds9_regions)
 from acs_flecks.exceptions import AcsFlecksError, NotFlashedWarning
+from acs_flecks.simulate.evaluation import completeness
 
 SHAPE = (300, 420)
 

@@ -5,7 +5,8 @@ import pytest
 from astropy.time import Time
 from numpy.testing import assert_allclose
 
-from acs_flecks.detect import completeness, find_artifacts, match_truth
+from acs_flecks.detect import find_artifacts
+from acs_flecks.simulate.evaluation import completeness, match_truth
 
 simulate = pytest.importorskip('acs_flecks.simulate')
 

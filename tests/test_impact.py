@@ -814,8 +814,7 @@ class TestBadInput:
 
 
 def test_report_section(data, tmp_path):
-    from acs_flecks.report import HTMLReport
-    from acs_flecks.science_report import add_science_section
+    from acs_flecks.html import HTMLReport, add_science_section
 
     res = exposure_impact([data['files']['after'], data['files']['before']],
                           bpixtab=data['new'], sources=data['sources'])

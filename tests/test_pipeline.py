@@ -10,11 +10,12 @@ from astropy.io import fits
 
 from acs_flecks.bpixtab import expand_bpixtab, read_bpixtab
 from acs_flecks.cli import main
-from acs_flecks.demo import (compare_transmissivity, compare_with_truth,
-                             write_reference_bpixtab)
+from acs_flecks.demo import write_reference_bpixtab
 from acs_flecks.exceptions import AcsFlecksError, SkippedFileWarning
 from acs_flecks.pipeline import expand_inputs, run_pipeline
 from acs_flecks.simulate import simulate_scenario
+from acs_flecks.simulate.evaluation import (compare_transmissivity,
+                                            compare_with_truth)
 
 from conftest import real_file
 

@@ -1,4 +1,4 @@
-"""Tests of acs_flecks.plotting.report_figures and ``acs_flecks figures``
+"""Tests of acs_flecks.figures, acs_flecks.html.figures_index and ``acs_flecks figures``
 on windowed simulated data (truth from the simulator)."""
 
 import os
@@ -15,10 +15,11 @@ from acs_flecks.characterize.shadow import shadow_boxes
 from acs_flecks.cli import main
 from acs_flecks.exceptions import AcsFlecksError, InputFileError
 from acs_flecks.io import ACSImage
-from acs_flecks.plotting.report_figures import (
-    REPORT_CAPTIONS, chip_region, fleck_table, plot_daily_superdark,
-    plot_flecks, plot_new_and_stable, plot_shadow_boxes, read_manifest,
-    regenerate_figures, stable_artifacts)
+from acs_flecks.figures import (chip_region, fleck_table,
+                                plot_daily_superdark, plot_flecks,
+                                plot_new_and_stable, plot_shadow_boxes,
+                                stable_artifacts)
+from acs_flecks.html import REPORT_CAPTIONS, read_manifest, regenerate_figures
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -360,7 +361,7 @@ class TestCharacterizationReuse:
 
 class TestDailyDarkFigures:
     def test_exposures_summed(self, sim):
-        from acs_flecks.plotting.report_figures import exposures_summed
+        from acs_flecks.figures import exposures_summed
         daily = _files(sim, 'daily')[0]
         dkc = _files(sim, 'dkc')[0]
         # ACSREJ totals of four long darks; the DKC is an average

@@ -545,7 +545,7 @@ FLECKS = ('fleck1', 'fleck2', 'fleck3')
 
 def _led_hit(cat, truth, fid, radius=2.5):
     """Catalogue row of the detection of ``fid`` at its LED position."""
-    from acs_flecks.detect import match_truth
+    from acs_flecks.simulate.evaluation import match_truth
     row = truth[truth['id'] == fid]
     row['x'] = row['x'] + row['led_dx']
     row['y'] = row['y'] + row['led_dy']

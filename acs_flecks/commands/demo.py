@@ -66,7 +66,7 @@ def run(args):
                 bad[name].info.format = '.1f'
             bad.pprint_all()
     if result.characterizations:
-        from ..demo import compare_transmissivity
+        from ..simulate.evaluation import compare_transmissivity
         trans = compare_transmissivity(result, truth)
         trans.sort(['fleck', 'filter'])
         for name, fmt in (('measured', '.4f'), ('error', '.4f'),

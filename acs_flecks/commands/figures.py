@@ -68,7 +68,7 @@ def add_arguments(parser):
 
 def run(args):
     from ..exceptions import AcsFlecksError
-    from ..plotting.report_figures import read_manifest, regenerate_figures
+    from ..html import read_manifest, regenerate_figures
 
     inputs = {'dkc': list(args.dkc), 'unflashed': list(args.unflashed),
               'flats': list(args.flats), 'eper': list(args.eper),

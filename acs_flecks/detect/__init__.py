@@ -8,17 +8,16 @@ comparison with earlier epochs (`acs_flecks.detect.difference`).
 >>> write_catalog(cat, 'artifacts.ecsv')                          # doctest: +SKIP
 """
 
-from . import (catalog, deblend, difference, evaluation, finder, footprint,
-               medfilt, normalize)
+from . import (catalog, deblend, difference, finder, footprint, medfilt,
+               normalize)
 from .catalog import *  # noqa: F401,F403
 from .deblend import *  # noqa: F401,F403
 from .difference import *  # noqa: F401,F403
-from .evaluation import *  # noqa: F401,F403
 from .finder import *  # noqa: F401,F403
 from .footprint import *  # noqa: F401,F403
 from .medfilt import *  # noqa: F401,F403
 from .normalize import *  # noqa: F401,F403
 
 __all__ = (catalog.__all__ + deblend.__all__ + difference.__all__
-           + evaluation.__all__ + finder.__all__ + footprint.__all__
-           + medfilt.__all__ + normalize.__all__)
+           + finder.__all__ + footprint.__all__ + medfilt.__all__
+           + normalize.__all__)

@@ -8,9 +8,9 @@ text; `relative_paths`).  The page fits a 1400-pixel browser window: tables
 scroll inside their own box, images scale to their column, and long tables
 sit in collapsible sections (``<details>``) with a link to the full ECSV.
 `REPORT_CSS` is also the style of the figures index
-(`acs_flecks.plotting.report_figures`).
+(`acs_flecks.html.figures_index`).
 
->>> from acs_flecks.report import HTMLReport
+>>> from acs_flecks.html import HTMLReport
 >>> rep = HTMLReport('acs_flecks run')
 >>> sec = rep.section('Flecks')
 >>> sec.text('Three new flecks.')
@@ -27,8 +27,8 @@ import re
 import numpy as np
 from astropy.table import Table
 
-from . import __version__
-from .utils import atomic_output
+from .. import __version__
+from ..utils import atomic_output
 
 __all__ = ['HTMLReport', 'ReportSection', 'table_to_html', 'REPORT_CSS',
            'relative_paths', 'COLLAPSE_ROWS']

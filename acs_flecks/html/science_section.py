@@ -1,13 +1,13 @@
 """
-The science-data section of the HTML report of a run (`acs_flecks.report`):
+The science-data section of the HTML report of a run (`acs_flecks.html`):
 which exposures and sources the flecks touch (`acs_flecks.impact`) and the
 re-flagged copies (`acs_flecks.flag`).
 
-`add_science_section` is called by `acs_flecks.chain_report` when the run
+`add_science_section` is called by `acs_flecks.html.chain_page` when the run
 was given science exposures; it can add the same section to any
-`~acs_flecks.report.HTMLReport`:
+`~acs_flecks.html.HTMLReport`:
 
->>> from acs_flecks.report import HTMLReport                    # doctest: +SKIP
+>>> from acs_flecks.html import HTMLReport                      # doctest: +SKIP
 >>> rep = HTMLReport('impact')                                  # doctest: +SKIP
 >>> add_science_section(rep, impact=res, flagged=done)          # doctest: +SKIP
 >>> rep.write('impact.html')                                    # doctest: +SKIP
@@ -55,7 +55,7 @@ def add_science_section(report, *, impact=None, flagged=None, files=None):
 
     Parameters
     ----------
-    report : `~acs_flecks.report.HTMLReport`
+    report : `~acs_flecks.html.HTMLReport`
         The report.
     impact : `~acs_flecks.impact.ImpactResult`, optional
         What `~acs_flecks.impact.exposure_impact` found.
@@ -66,7 +66,7 @@ def add_science_section(report, *, impact=None, flagged=None, files=None):
 
     Returns
     -------
-    `~acs_flecks.report.ReportSection` or None
+    `~acs_flecks.html.ReportSection` or None
         The section (None when there is nothing to show).
     """
     if impact is None and flagged is None:

@@ -24,13 +24,13 @@ import os
 import numpy as np
 from astropy.table import QTable
 
-from .report import HTMLReport
+from .document import HTMLReport
 
 __all__ = ['write_chain_report', 'fleck_name', 'fleck_order',
            'REPORT_FLECK_RADIUS']
 
 #: A new artifact within this many pixels of a fleck of the report
-#: (`acs_flecks.plotting.report_figures.REPORT_FLECKS`) carries its number.
+#: (`acs_flecks.figures.REPORT_FLECKS`) carries its number.
 REPORT_FLECK_RADIUS = 10.0
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,14 @@ def _status_counts(artifacts):
 
 
 def _save(fig, path):
-    from .plotting.characterize import save_figure
+    from ..plotting.characterize import save_figure
     save_figure(fig, path)
     return path
 
 
 def _monitor_figures(history, figdir):
     """Timeline and before/after thumbnails; failures become notes."""
-    from .plotting.timeline import plot_new_thumbnails, plot_timeline
+    from ..plotting.timeline import plot_new_thumbnails, plot_timeline
     out, notes = {}, []
     for name, func in (('timeline', plot_timeline),
                        ('new_thumbnails', plot_new_thumbnails)):
@@ -87,7 +87,7 @@ def _num(v):
 
 def report_fleck(row):
     """The report's fleck id ('fleck1' ...) of an artifact row, or ''."""
-    from .plotting.report_figures import REPORT_FLECKS
+    from ..figures.report_flecks import REPORT_FLECKS
     chip, x, y = int(row['ccdchip']), _num(row['x']), _num(row['y'])
     for fid, c, fx, fy, *_ in REPORT_FLECKS:
         if c == chip and np.hypot(fx - x, fy - y) <= REPORT_FLECK_RADIUS:
@@ -101,7 +101,7 @@ def fleck_name(row):
     1-indexed chip position, and the report's fleck number if it is one of
     the report's flecks, e.g. ``A0094 WFC2 (1522, 1775), report fleck 1``.
     """
-    from .coords import chip_name
+    from ..coords import chip_name
     name = (f'{row["artifact_id"]} {chip_name(int(row["ccdchip"]))} '
             f'({_num(row["x"]):.0f}, {_num(row["y"]):.0f})')
     fid = report_fleck(row)
@@ -381,7 +381,7 @@ def write_chain_report(result, *, history, figdir, inputs,
 
     if getattr(result, 'impact', None) is not None or \
             getattr(result, 'flagged', None) is not None:
-        from .science_report import add_science_section
+        from .science_section import add_science_section
         add_science_section(rep, impact=result.impact, flagged=result.flagged)
 
     sec = rep.section('Inputs and notes', anchor='inputs')
