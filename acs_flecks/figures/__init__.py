@@ -2,14 +2,14 @@
 The instrument report's image figures, one module per report section,
 drawn with `matplotlib.figure.Figure` (no pyplot):
 
-* `acs_flecks.figures.discovery`: the flecks in flashed and un-flashed
+* ``acs_flecks.figures.discovery``: the flecks in flashed and un-flashed
   darks (§2-§3, Figures 1-4);
-* `acs_flecks.figures.shadow`: the shadow and empty boxes (§5, Figure 8);
-* `acs_flecks.figures.monitoring`: new flecks and stable artifacts
+* ``acs_flecks.figures.shadow``: the shadow and empty boxes (§5, Figure 8);
+* ``acs_flecks.figures.monitoring``: new flecks and stable artifacts
   (§7, Figure 18);
-* `acs_flecks.figures.chip_images`: a chip region drawn as the report
+* ``acs_flecks.figures.chip_images``: a chip region drawn as the report
   draws it (`chip_region`, the red square);
-* `acs_flecks.figures.report_flecks`: the report's flecks
+* ``acs_flecks.figures.report_flecks``: the report's flecks
   (`REPORT_FLECKS`, `fleck_table`).
 
 The characterization plots (Figures 5-7, 9-17) are

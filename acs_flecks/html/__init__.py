@@ -1,14 +1,14 @@
 """
 The HTML pages acs_flecks writes, one module per page:
 
-* `acs_flecks.html.document`: the building blocks of every page
+* ``acs_flecks.html.document``: the building blocks of every page
   (`HTMLReport`, `ReportSection`, `table_to_html`, `REPORT_CSS`,
   `relative_paths`);
-* `acs_flecks.html.chain_page`: the run's report, ``results/report.html``
+* ``acs_flecks.html.chain_page``: the run's report, ``results/report.html``
   (`write_chain_report`);
-* `acs_flecks.html.science_section`: the science-data section of a report
+* ``acs_flecks.html.science_section``: the science-data section of a report
   (`add_science_section`);
-* `acs_flecks.html.figures_index`: the instrument report's Figures 1-18 and
+* ``acs_flecks.html.figures_index``: the instrument report's Figures 1-18 and
   their index page ``figures.html`` (`regenerate_figures`).
 
 >>> from acs_flecks.html import HTMLReport
