@@ -1,0 +1,95 @@
+"""The report step's layout (issue #13): HTML pages in acs_flecks.html,
+image figures in acs_flecks.figures, truth comparison in
+acs_flecks.simulate.evaluation -- and nothing left at the old names."""
+
+import ast
+import importlib
+import pathlib
+
+import pytest
+
+import acs_flecks
+
+PACKAGE = pathlib.Path(acs_flecks.__file__).parent
+
+
+def _imported_modules(path):
+    """Absolute names of the acs_flecks modules a file imports (lazy
+    imports inside functions included)."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+    package = parts[:-1]  # a module's package, or the package itself
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) \
+                if node.level else []
+            name = '.'.join(base + ([node.module] if node.module else []))
+            out.add(name)
+            out.update(f'{name}.{a.name}' for a in node.names)
+    return {m for m in out if m == 'acs_flecks' or m.startswith('acs_flecks.')}
+
+
+@pytest.mark.parametrize('old', ['acs_flecks.report', 'acs_flecks.chain_report',
+                                 'acs_flecks.science_report',
+                                 'acs_flecks.plotting.report_figures',
+                                 'acs_flecks.detect.evaluation'])
+def test_old_module_names_are_gone(old):
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
+
+
+def test_truth_matching_is_not_in_the_detect_api():
+    import acs_flecks.detect as detect
+    import acs_flecks.simulate.evaluation as evaluation
+    for name in ('match_truth', 'completeness'):
+        assert name not in detect.__all__
+        assert not hasattr(detect, name)
+        assert name in evaluation.__all__
+
+
+def test_demo_keeps_only_the_demo_run():
+    import acs_flecks.demo as demo
+    import acs_flecks.simulate.evaluation as evaluation
+    assert set(demo.__all__) == {'run_demo', 'write_reference_bpixtab'}
+    for name in evaluation.__all__:
+        assert not hasattr(demo, name), name
+
+
+@pytest.mark.parametrize('package', ['html', 'figures'])
+def test_package_reexports_its_modules(package):
+    pkg = importlib.import_module(f'acs_flecks.{package}')
+    modules = sorted(p.stem for p in (PACKAGE / package).glob('*.py')
+                     if p.stem != '__init__')
+    names = []
+    for m in modules:
+        mod = importlib.import_module(f'acs_flecks.{package}.{m}')
+        names += mod.__all__
+        for name in mod.__all__:
+            assert getattr(pkg, name) is getattr(mod, name), (m, name)
+    assert sorted(pkg.__all__) == sorted(names)
+    assert len(set(names)) == len(names)
+
+
+def test_figures_never_import_the_html_pages():
+    """Pages embed figures, never the reverse: the figure modules (and the
+    plotting modules) import nothing from acs_flecks.html, so the report
+    step has no cycle through the package __init__ files."""
+    for sub in ('figures', 'plotting'):
+        for path in sorted((PACKAGE / sub).glob('*.py')):
+            bad = {m for m in _imported_modules(path)
+                   if m == 'acs_flecks.html' or m.startswith('acs_flecks.html.')}
+            assert not bad, f'{path.name} imports {sorted(bad)}'
+
+
+def test_analysis_steps_do_not_import_the_report_or_the_truth():
+    """find, monitor and characterize import neither the HTML pages, the
+    report's figures, the demo nor the truth comparison."""
+    banned = ('acs_flecks.html', 'acs_flecks.figures', 'acs_flecks.demo',
+              'acs_flecks.simulate.evaluation')
+    for sub in ('detect', 'monitor', 'characterize'):
+        for path in sorted((PACKAGE / sub).glob('*.py')):
+            bad = {m for m in _imported_modules(path)
+                   if any(m == b or m.startswith(b + '.') for b in banned)}
+            assert not bad, f'{sub}/{path.name} imports {sorted(bad)}'
