@@ -208,8 +208,8 @@ STEPS = {
     'characterize': ['characterize'],
     'bpixtab': ['bpixtab'],
     'certify': ['certify'],
-    'report': ['report', 'chain_report', 'science_report', 'plotting', 'html',
-               'impact', 'flag', 'science', 'sources'],
+    'report': ['html', 'figures', 'plotting', 'impact', 'flag', 'science',
+               'sources'],
 }
 ORDER = list(STEPS)
 
@@ -221,8 +221,7 @@ FOUNDATION = ['exceptions', 'dq', 'defaults', 'parameters', 'utils',
 #: Built on top of the steps; no step imports them: the chain, the demo and
 #: its truth comparison, the command line, the TEAL task, the simulator
 #: (which writes the inputs the steps read).
-TOP = ['pipeline', 'teal_task', 'demo', 'cli', 'commands', 'simulate',
-       'evaluation']
+TOP = ['pipeline', 'teal_task', 'demo', 'cli', 'commands', 'simulate']
 
 
 def _owner(module, table):
@@ -241,7 +240,7 @@ def layer(module):
         return 'package', len(ORDER) + 1
     if _owner(module, {'f': FOUNDATION}):
         return 'foundation', -1
-    if _owner(module, {'t': TOP}) or module == f'{PACKAGE}.detect.evaluation':
+    if _owner(module, {'t': TOP}):
         return 'top', len(ORDER)
     step = _owner(module, STEPS)
     if step is None:
@@ -260,17 +259,6 @@ KNOWN = {
         'bpixtab (the delivery orchestration moves on top of certify)',
     'acs_flecks.bpixtab -> acs_flecks.certify':
         'bpx: the delivery orchestration in bpixtab calls certify',
-    # -- helper "names" (report/html modules, truth comparison out of detect) --
-    'acs_flecks acs_flecks.chain_report acs_flecks.pipeline '
-    'acs_flecks.plotting.report_figures acs_flecks.report '
-    'acs_flecks.teal_task':
-        'names: report.py takes __version__ from the package __init__, whose '
-        'PEP 562 names import teal_task -> pipeline -> chain_report -> report',
-    'acs_flecks.report -> acs_flecks':
-        'names: report.py imports __version__ from the package __init__ '
-        '(take it from a module of the foundation instead)',
-    'acs_flecks.detect -> acs_flecks.detect.evaluation':
-        'names: the truth comparison leaves the public acs_flecks.detect API',
     # -- unassigned this session (lead) --
     'acs_flecks.characterize.fleck -> acs_flecks.plotting.characterize':
         'lead: characterize.fleck.write_figures draws the figures of the '

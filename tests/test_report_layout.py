@@ -82,14 +82,3 @@ def test_figures_never_import_the_html_pages():
                    if m == 'acs_flecks.html' or m.startswith('acs_flecks.html.')}
             assert not bad, f'{path.name} imports {sorted(bad)}'
 
-
-def test_analysis_steps_do_not_import_the_report_or_the_truth():
-    """find, monitor and characterize import neither the HTML pages, the
-    report's figures, the demo nor the truth comparison."""
-    banned = ('acs_flecks.html', 'acs_flecks.figures', 'acs_flecks.demo',
-              'acs_flecks.simulate.evaluation')
-    for sub in ('detect', 'monitor', 'characterize'):
-        for path in sorted((PACKAGE / sub).glob('*.py')):
-            bad = {m for m in _imported_modules(path)
-                   if any(m == b or m.startswith(b + '.') for b in banned)}
-            assert not bad, f'{sub}/{path.name} imports {sorted(bad)}'

@@ -27,8 +27,13 @@ import re
 import numpy as np
 from astropy.table import Table
 
-from .. import __version__
 from ..utils import atomic_output
+
+try:  # the version the package __init__ reports, without importing the
+    # package __init__ (whose lazy names import the chain, which imports this)
+    from .._version import version as __version__
+except ImportError:  # pragma: no cover - not installed (no _version.py)
+    __version__ = '0.0.0'
 
 __all__ = ['HTMLReport', 'ReportSection', 'table_to_html', 'REPORT_CSS',
            'relative_paths', 'COLLAPSE_ROWS']
