@@ -10,16 +10,16 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from numpy.testing import assert_array_equal
 
-from acs_flecks.bpixtab import (BpixtabWarning, bad_pixel_rows,
-                                check_bpixtab_rows, deliver_bpixtab,
+from acs_flecks.bpixtab import (bad_pixel_rows, check_bpixtab_rows,
                                 expand_bpixtab, format_pedigree,
                                 format_useafter, mask_to_runs,
                                 merge_bad_pixels, parse_useafter,
-                                read_bpixtab, select_bad_pixels,
-                                write_bpixtab)
+                                read_bpixtab, select_bad_pixels)
 from acs_flecks.certify import crds_validate
 from acs_flecks.cli import main
-from acs_flecks.exceptions import AcsFlecksError, ReferenceFileError
+from acs_flecks.delivery import deliver_bpixtab, write_bpixtab
+from acs_flecks.exceptions import (AcsFlecksError, BpixtabWarning,
+                                   ReferenceFileError)
 
 from conftest import real_file
 
