@@ -678,3 +678,138 @@ class TestNarrowAmpColumn:
         with pytest.raises(ReferenceFileError, match='too narrow'):
             merge_bad_pixels(read_bpixtab(tmp_path / 'n_bpx.fits'),
                              fleck_pixels())
+
+
+def _reference_row_findings(rows, *, offset=0):
+    """The three row checks read rule by rule, one row at a time, for WFC
+    (independent of acs_flecks.bpixtab.checks): {check: [(kind, count,
+    first row number), ...]} in the order the checks report them."""
+    ny, nx = 2048, 4096
+
+    def extent(r):
+        pix1, pix2, length, axis = r[0], r[1], r[2], r[3]
+        if axis not in (1, 2) or length <= 0:
+            return False, False
+        xend = pix1 + length - 1 if axis == 1 else pix1
+        yend = pix2 + length - 1 if axis == 2 else pix2
+        outside = xend < 1 or yend < 1 or pix1 > nx or pix2 > ny
+        partial = not outside and (pix1 < 1 or pix2 < 1 or xend > nx
+                                   or yend > ny)
+        return partial, outside
+
+    def found(tests, start):
+        out = []
+        for kind, test in tests:
+            idx = [i for i, r in enumerate(rows) if test(r)]
+            if idx:
+                out.append((kind, len(idx), idx[0] + 1 + start))
+        return out
+
+    return {
+        'check_bpixtab_rows': found([
+            ('axis', lambda r: r[3] not in (1, 2)),
+            ('length', lambda r: r[2] <= 0),
+            ('value', lambda r: not 0 <= r[4] <= 32767)], 0),
+        'bpixtab_row_warnings': found([
+            ('on_chip', lambda r: extent(r)[0]),
+            ('on_chip', lambda r: extent(r)[1]),
+            ('ccdchip', lambda r: r[5] not in (1, 2, -1, -999)),
+            ('value', lambda r: r[4] == 0)], offset),
+        'check_new_rows': found([
+            ('axis', lambda r: r[3] not in (1, 2)),
+            ('length', lambda r: r[2] <= 0),
+            ('value', lambda r: not 1 <= r[4] <= 32767),
+            ('ccdchip', lambda r: r[5] not in (1, 2)),
+            ('on_chip', lambda r: any(extent(r)))], offset),
+    }
+
+
+class TestRowChecks:
+    """check_bpixtab_rows, bpixtab_row_warnings and check_new_rows share
+    their tests (acs_flecks.bpixtab.checks); each must still give exactly
+    what its own rules say, on rows straddling every boundary."""
+
+    @pytest.mark.parametrize('seed', range(12))
+    def test_against_rules_row_by_row(self, seed):
+        import re
+
+        from acs_flecks.bpixtab import bpixtab_row_warnings, check_new_rows
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 60))
+        pos = np.array([-3, -1, 0, 1, 2, 100, 2047, 2048, 2049, 4095, 4096,
+                        4097, 5000])
+        rows = [(int(rng.choice(pos)), int(rng.choice(pos)),
+                 int(rng.choice([-1, 0, 1, 2, 40, 3000, 5000])),
+                 int(rng.choice([0, 1, 1, 2, 2, 3])),
+                 int(rng.choice([-4, 0, 1, 4, 4, 1024, 32767, 32768, 65540])),
+                 int(rng.choice([-999, -1, 0, 1, 1, 2, 2, 3])))
+                for _ in range(n)]
+        table = Table(rows=rows, names=COLS, dtype=[np.int32] * 6)
+        offset = int(rng.integers(0, 500))
+        want = _reference_row_findings(rows, offset=offset)
+        got = {
+            'check_bpixtab_rows': check_bpixtab_rows(table, detector='WFC'),
+            'bpixtab_row_warnings': bpixtab_row_warnings(
+                table, detector='WFC', offset=offset),
+            'check_new_rows': check_new_rows(table, detector='WFC',
+                                             offset=offset)}
+        for name, messages in got.items():
+            parsed = []
+            for kind, msg in zip(messages.kinds, messages):
+                m = re.match(r'(\d+) row\(s\) .* \(first: row (\d+): '
+                             r'PIX1=(-?\d+) PIX2=(-?\d+) LENGTH=(-?\d+) '
+                             r'AXIS=(-?\d+) VALUE=(-?\d+) CCDCHIP=(-?\d+)\)$',
+                             msg)
+                assert m, msg
+                first = int(m.group(2))
+                start = 0 if name == 'check_bpixtab_rows' else offset
+                # the message shows the first offending row's own values
+                assert tuple(int(g) for g in m.group(3, 4, 5, 6, 7, 8)) == \
+                    rows[first - 1 - start], msg
+                parsed.append((kind, int(m.group(1)), first))
+            assert parsed == want[name], name
+
+    def test_empty_table(self):
+        from acs_flecks.bpixtab import bpixtab_row_warnings, check_new_rows
+        empty = Table(names=COLS, dtype=[np.int16] * 6)
+        for check in (check_bpixtab_rows, bpixtab_row_warnings,
+                      check_new_rows):
+            assert check(empty, detector='WFC') == []
+
+
+def test_bpixtab_below_certify_below_delivery():
+    """The data flow bpixtab -> certify -> delivery, imports inside
+    functions included: no module of acs_flecks.bpixtab imports certify or
+    delivery, and certify does not import delivery."""
+    import ast
+    from pathlib import Path
+
+    import acs_flecks
+
+    root = Path(acs_flecks.__file__).parent
+
+    def imported(path, package):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split('.')
+                if node.level:
+                    base = base[:len(base) - node.level + 1]
+                mod = '.'.join(base + ([node.module] if node.module else []))
+                if not node.level:
+                    mod = node.module
+                names.add(mod)
+                names.update(f'{mod}.{a.name}' for a in node.names)
+        return names
+
+    files = sorted((root / 'bpixtab').glob('*.py'))
+    assert len(files) >= 8
+    for path in files:
+        names = imported(path, 'acs_flecks.bpixtab')
+        assert not {n for n in names if n.startswith(
+            ('acs_flecks.certify', 'acs_flecks.delivery'))}, path.name
+    names = imported(root / 'certify.py', 'acs_flecks')
+    assert 'acs_flecks.bpixtab' in names
+    assert not {n for n in names if n.startswith('acs_flecks.delivery')}
