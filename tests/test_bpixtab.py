@@ -813,3 +813,42 @@ def test_bpixtab_below_certify_below_delivery():
     names = imported(root / 'certify.py', 'acs_flecks')
     assert 'acs_flecks.bpixtab' in names
     assert not {n for n in names if n.startswith('acs_flecks.delivery')}
+
+
+class TestBuild:
+    """build_bpixtab builds the table deliver_bpixtab writes, writing
+    nothing itself."""
+
+    def test_build_writes_nothing_and_equals_delivery(self, wfc_ref,
+                                                      tmp_path):
+        from acs_flecks.bpixtab import build_bpixtab
+        out = tmp_path / 'new_bpx.fits'
+        before = sorted(p.name for p in tmp_path.iterdir())
+        new = build_bpixtab(wfc_ref, fleck_pixels(), out,
+                            useafter='2017-05-05', method='test')
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+        assert new.reference.path == str(wfc_ref)
+        assert new.table.meta['n_reference'] == len(new.reference.table)
+        assert new.table.meta['added_pixels'] == len(new.pixels)
+        built = tmp_path / 'built.fits'
+        new.hdulist.writeto(built)
+        d = deliver_bpixtab(wfc_ref, fleck_pixels(), out,
+                            useafter='2017-05-05', method='test')
+        assert d.table.meta == new.table.meta
+        # FILENAME names the output it was built for, so also byte for byte
+        with fits.open(built) as a, fits.open(d.path) as b:
+            assert a[0].header == b[0].header
+            assert a[1].header == b[1].header
+            for name in a[1].columns.names:
+                assert_array_equal(a[1].data[name], b[1].data[name])
+        assert open(built, 'rb').read() == open(d.path, 'rb').read()
+
+    def test_build_checks_options(self, wfc_ref, tmp_path):
+        from acs_flecks.bpixtab import build_bpixtab
+        with pytest.raises(AcsFlecksError, match='threshold'):
+            build_bpixtab(wfc_ref, fleck_pixels(), tmp_path / 'a_bpx.fits',
+                          useafter='2017-05-05', threshold=0)
+        with pytest.raises(AcsFlecksError, match='before ACS was installed'):
+            build_bpixtab(wfc_ref, fleck_pixels(), tmp_path / 'a_bpx.fits',
+                          useafter='2001-01-01')
+        assert not (tmp_path / 'a_bpx.fits').exists()
