@@ -39,11 +39,11 @@ from astropy.io import fits
 from astropy.table import QTable
 from scipy.spatial import cKDTree
 
-from .bpixtab import (CHIP_SHAPES, DETECTOR_CHIPS, DQ_BAD_PIXEL,
-                      REQUIRED_COLUMNS, BpixtabFile, bpixtab_row_warnings,
-                      check_bpixtab_rows, check_new_rows, expand_bpixtab,
-                      read_bpixtab)
+from .bpixtab import (DQ_BAD_PIXEL, REQUIRED_COLUMNS, BpixtabFile,
+                      bpixtab_row_warnings, check_bpixtab_rows, check_new_rows,
+                      expand_bpixtab, read_bpixtab)
 from .bpixtab.table import _check_readable
+from .coords import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import AcsFlecksError, CertificationError
 
 __all__ = ['Check', 'CertificationResult', 'certify_bpixtab',

@@ -852,3 +852,22 @@ class TestBuild:
             build_bpixtab(wfc_ref, fleck_pixels(), tmp_path / 'a_bpx.fits',
                           useafter='2001-01-01')
         assert not (tmp_path / 'a_bpx.fits').exists()
+
+
+def test_warning_and_chip_names_have_one_definition():
+    """BpixtabWarning is defined in acs_flecks.exceptions and the chip
+    geometry in acs_flecks.coords; acs_flecks.bpixtab re-exports them."""
+    import acs_flecks.bpixtab as bpixtab
+    import acs_flecks.coords as coords
+    import acs_flecks.exceptions as exceptions
+    assert bpixtab.BpixtabWarning is exceptions.BpixtabWarning
+    assert issubclass(exceptions.BpixtabWarning, exceptions.AcsFlecksWarning)
+    assert exceptions.BpixtabWarning.__module__ == 'acs_flecks.exceptions'
+    assert 'BpixtabWarning' in exceptions.__all__
+    assert bpixtab.CHIP_SHAPES is coords.CHIP_SHAPES
+    assert bpixtab.DETECTOR_CHIPS is coords.DETECTOR_CHIPS
+    assert coords.CHIP_SHAPES == {'WFC': (2048, 4096), 'HRC': (1024, 1024),
+                                  'SBC': (1024, 1024)}
+    assert coords.DETECTOR_CHIPS == {'WFC': (1, 2), 'HRC': (1,), 'SBC': (1,)}
+    for name in bpixtab.__all__:
+        assert hasattr(bpixtab, name), name
