@@ -777,44 +777,6 @@ class TestRowChecks:
             assert check(empty, detector='WFC') == []
 
 
-def test_bpixtab_below_certify_below_delivery():
-    """The data flow bpixtab -> certify -> delivery, imports inside
-    functions included: no module of acs_flecks.bpixtab imports certify or
-    delivery, and certify does not import delivery."""
-    import ast
-    from pathlib import Path
-
-    import acs_flecks
-
-    root = Path(acs_flecks.__file__).parent
-
-    def imported(path, package):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                base = package.split('.')
-                if node.level:
-                    base = base[:len(base) - node.level + 1]
-                mod = '.'.join(base + ([node.module] if node.module else []))
-                if not node.level:
-                    mod = node.module
-                names.add(mod)
-                names.update(f'{mod}.{a.name}' for a in node.names)
-        return names
-
-    files = sorted((root / 'bpixtab').glob('*.py'))
-    assert len(files) >= 8
-    for path in files:
-        names = imported(path, 'acs_flecks.bpixtab')
-        assert not {n for n in names if n.startswith(
-            ('acs_flecks.certify', 'acs_flecks.delivery'))}, path.name
-    names = imported(root / 'certify.py', 'acs_flecks')
-    assert 'acs_flecks.bpixtab' in names
-    assert not {n for n in names if n.startswith('acs_flecks.delivery')}
-
-
 class TestBuild:
     """build_bpixtab builds the table deliver_bpixtab writes, writing
     nothing itself."""
