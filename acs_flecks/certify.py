@@ -39,10 +39,11 @@ from astropy.io import fits
 from astropy.table import QTable
 from scipy.spatial import cKDTree
 
-from .bpixtab import (CHIP_SHAPES, DETECTOR_CHIPS, DQ_BAD_PIXEL,
-                      REQUIRED_COLUMNS, BpixtabFile, bpixtab_row_warnings,
-                      check_bpixtab_rows, check_new_rows, expand_bpixtab,
-                      read_bpixtab)
+from .bpixtab import (DQ_BAD_PIXEL, REQUIRED_COLUMNS, BpixtabFile,
+                      bpixtab_row_warnings, check_bpixtab_rows, check_new_rows,
+                      expand_bpixtab, read_bpixtab)
+from .bpixtab.table import _check_readable
+from .coords import CHIP_SHAPES, DETECTOR_CHIPS
 from .exceptions import AcsFlecksError, CertificationError
 
 __all__ = ['Check', 'CertificationResult', 'certify_bpixtab',
@@ -423,7 +424,6 @@ def certify_bpixtab(path, *, reference=None, flecks=None, value=DQ_BAD_PIXEL,
         raise AcsFlecksError('no such file to certify', path=path)
     # a file that is not FITS at all, or is truncated, is bad input (one
     # line, exit 2), not a certification result
-    from .bpixtab import _check_readable
     _check_readable(path, AcsFlecksError)
     result = CertificationResult(path=path)
 

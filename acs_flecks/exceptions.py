@@ -15,7 +15,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 __all__ = ['AcsFlecksError', 'InputFileError', 'ReferenceFileError',
            'CRDSLookupError', 'HistoryDatabaseError', 'CertificationError',
            'AcsFlecksWarning', 'NotFlashedWarning', 'SkippedFileWarning',
-           'ExcludedPixelsWarning', 'FlashStatusWarning']
+           'ExcludedPixelsWarning', 'FlashStatusWarning', 'BpixtabWarning']
 
 
 class AcsFlecksError(ValueError):
@@ -80,3 +80,8 @@ class ExcludedPixelsWarning(AcsFlecksWarning):
 class FlashStatusWarning(AcsFlecksWarning):
     """No ``FLASHSTA`` keyword: the post-flash status is decided from
     ``FLASHDUR`` (combined darks written by scripts may lack it)."""
+
+
+class BpixtabWarning(AcsFlecksWarning):
+    """A bad-pixel table lacks something CALACS needs (it was added), or a
+    delivery's USEAFTER is before its reference's."""

@@ -105,7 +105,7 @@ class ChainResult:
         artifact id -> `~acs_flecks.characterize.FleckCharacterization`.
     bad_pixels : `~astropy.table.QTable`
         Pixels below the threshold, every fleck.
-    delivery : `~acs_flecks.bpixtab.Delivery` or None
+    delivery : `~acs_flecks.delivery.Delivery` or None
         The new bad-pixel table and its certification (None if nothing
         new was found or no flats were given).
     useafter : str or None
@@ -323,7 +323,7 @@ def run_pipeline(input, *, flats=None, unflashed=None, eper=None,
     -------
     ChainResult
     """
-    from .bpixtab import deliver_bpixtab
+    from .delivery import deliver_bpixtab
     from .characterize import characterize_fleck
     from .monitor import lightpath_test, monitor_epochs
     from .reference import resolve_reference

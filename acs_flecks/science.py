@@ -302,7 +302,7 @@ def _read_table(path):
 
 def _added_rows(bpx, has_flag, value):
     """Rows acs_flecks appended to its reference, from the HISTORY it
-    wrote (`acs_flecks.bpixtab.write_bpixtab`: reference rows first, then
+    wrote (`acs_flecks.delivery.write_bpixtab`: reference rows first, then
     'Added N row(s)')."""
     text = ' '.join(str(v) for v in bpx.primary_header.get('HISTORY', []))
     text = re.sub(r'\s+', ' ', text)

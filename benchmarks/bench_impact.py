@@ -20,7 +20,7 @@ from astropy.table import Table
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'tests'))
 
 import test_impact as T  # noqa: E402  (the test builders)
-from acs_flecks.bpixtab import write_bpixtab  # noqa: E402
+from acs_flecks.delivery import write_bpixtab  # noqa: E402
 from acs_flecks.flag import flag_exposures  # noqa: E402
 from acs_flecks.impact import exposure_impact  # noqa: E402
 

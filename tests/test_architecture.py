@@ -207,7 +207,9 @@ STEPS = {
     'monitor': ['monitor'],
     'characterize': ['characterize'],
     'bpixtab': ['bpixtab'],
-    'certify': ['certify'],
+    # delivery: writes a table built by bpixtab and certifies it, on top of
+    # both (neither imports it)
+    'certify': ['certify', 'delivery'],
     'report': ['html', 'figures', 'plotting', 'impact', 'flag', 'science',
                'sources'],
 }
@@ -253,12 +255,6 @@ def layer(module):
 #: the entry after merging the branch that fixes it.  Keys: a cycle's
 #: sorted modules joined by ' ', or 'importer -> imported' for a back-edge.
 KNOWN = {
-    # -- helper "bpx" (bpixtab subpackage, certification on top of it) --
-    'acs_flecks.bpixtab acs_flecks.certify':
-        'bpx: bpixtab.deliver_bpixtab imports certify, which imports '
-        'bpixtab (the delivery orchestration moves on top of certify)',
-    'acs_flecks.bpixtab -> acs_flecks.certify':
-        'bpx: the delivery orchestration in bpixtab calls certify',
     # -- unassigned this session (lead) --
     'acs_flecks.characterize.fleck -> acs_flecks.plotting.characterize':
         'lead: characterize.fleck.write_figures draws the figures of the '

@@ -10,16 +10,16 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from numpy.testing import assert_array_equal
 
-from acs_flecks.bpixtab import (BpixtabWarning, bad_pixel_rows,
-                                check_bpixtab_rows, deliver_bpixtab,
+from acs_flecks.bpixtab import (bad_pixel_rows, check_bpixtab_rows,
                                 expand_bpixtab, format_pedigree,
                                 format_useafter, mask_to_runs,
                                 merge_bad_pixels, parse_useafter,
-                                read_bpixtab, select_bad_pixels,
-                                write_bpixtab)
+                                read_bpixtab, select_bad_pixels)
 from acs_flecks.certify import crds_validate
 from acs_flecks.cli import main
-from acs_flecks.exceptions import AcsFlecksError, ReferenceFileError
+from acs_flecks.delivery import deliver_bpixtab, write_bpixtab
+from acs_flecks.exceptions import (AcsFlecksError, BpixtabWarning,
+                                   ReferenceFileError)
 
 from conftest import real_file
 
@@ -678,3 +678,158 @@ class TestNarrowAmpColumn:
         with pytest.raises(ReferenceFileError, match='too narrow'):
             merge_bad_pixels(read_bpixtab(tmp_path / 'n_bpx.fits'),
                              fleck_pixels())
+
+
+def _reference_row_findings(rows, *, offset=0):
+    """The three row checks read rule by rule, one row at a time, for WFC
+    (independent of acs_flecks.bpixtab.checks): {check: [(kind, count,
+    first row number), ...]} in the order the checks report them."""
+    ny, nx = 2048, 4096
+
+    def extent(r):
+        pix1, pix2, length, axis = r[0], r[1], r[2], r[3]
+        if axis not in (1, 2) or length <= 0:
+            return False, False
+        xend = pix1 + length - 1 if axis == 1 else pix1
+        yend = pix2 + length - 1 if axis == 2 else pix2
+        outside = xend < 1 or yend < 1 or pix1 > nx or pix2 > ny
+        partial = not outside and (pix1 < 1 or pix2 < 1 or xend > nx
+                                   or yend > ny)
+        return partial, outside
+
+    def found(tests, start):
+        out = []
+        for kind, test in tests:
+            idx = [i for i, r in enumerate(rows) if test(r)]
+            if idx:
+                out.append((kind, len(idx), idx[0] + 1 + start))
+        return out
+
+    return {
+        'check_bpixtab_rows': found([
+            ('axis', lambda r: r[3] not in (1, 2)),
+            ('length', lambda r: r[2] <= 0),
+            ('value', lambda r: not 0 <= r[4] <= 32767)], 0),
+        'bpixtab_row_warnings': found([
+            ('on_chip', lambda r: extent(r)[0]),
+            ('on_chip', lambda r: extent(r)[1]),
+            ('ccdchip', lambda r: r[5] not in (1, 2, -1, -999)),
+            ('value', lambda r: r[4] == 0)], offset),
+        'check_new_rows': found([
+            ('axis', lambda r: r[3] not in (1, 2)),
+            ('length', lambda r: r[2] <= 0),
+            ('value', lambda r: not 1 <= r[4] <= 32767),
+            ('ccdchip', lambda r: r[5] not in (1, 2)),
+            ('on_chip', lambda r: any(extent(r)))], offset),
+    }
+
+
+class TestRowChecks:
+    """check_bpixtab_rows, bpixtab_row_warnings and check_new_rows share
+    their tests (acs_flecks.bpixtab.checks); each must still give exactly
+    what its own rules say, on rows straddling every boundary."""
+
+    @pytest.mark.parametrize('seed', range(12))
+    def test_against_rules_row_by_row(self, seed):
+        import re
+
+        from acs_flecks.bpixtab import bpixtab_row_warnings, check_new_rows
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(1, 60))
+        pos = np.array([-3, -1, 0, 1, 2, 100, 2047, 2048, 2049, 4095, 4096,
+                        4097, 5000])
+        rows = [(int(rng.choice(pos)), int(rng.choice(pos)),
+                 int(rng.choice([-1, 0, 1, 2, 40, 3000, 5000])),
+                 int(rng.choice([0, 1, 1, 2, 2, 3])),
+                 int(rng.choice([-4, 0, 1, 4, 4, 1024, 32767, 32768, 65540])),
+                 int(rng.choice([-999, -1, 0, 1, 1, 2, 2, 3])))
+                for _ in range(n)]
+        table = Table(rows=rows, names=COLS, dtype=[np.int32] * 6)
+        offset = int(rng.integers(0, 500))
+        want = _reference_row_findings(rows, offset=offset)
+        got = {
+            'check_bpixtab_rows': check_bpixtab_rows(table, detector='WFC'),
+            'bpixtab_row_warnings': bpixtab_row_warnings(
+                table, detector='WFC', offset=offset),
+            'check_new_rows': check_new_rows(table, detector='WFC',
+                                             offset=offset)}
+        for name, messages in got.items():
+            parsed = []
+            for kind, msg in zip(messages.kinds, messages):
+                m = re.match(r'(\d+) row\(s\) .* \(first: row (\d+): '
+                             r'PIX1=(-?\d+) PIX2=(-?\d+) LENGTH=(-?\d+) '
+                             r'AXIS=(-?\d+) VALUE=(-?\d+) CCDCHIP=(-?\d+)\)$',
+                             msg)
+                assert m, msg
+                first = int(m.group(2))
+                start = 0 if name == 'check_bpixtab_rows' else offset
+                # the message shows the first offending row's own values
+                assert tuple(int(g) for g in m.group(3, 4, 5, 6, 7, 8)) == \
+                    rows[first - 1 - start], msg
+                parsed.append((kind, int(m.group(1)), first))
+            assert parsed == want[name], name
+
+    def test_empty_table(self):
+        from acs_flecks.bpixtab import bpixtab_row_warnings, check_new_rows
+        empty = Table(names=COLS, dtype=[np.int16] * 6)
+        for check in (check_bpixtab_rows, bpixtab_row_warnings,
+                      check_new_rows):
+            assert check(empty, detector='WFC') == []
+
+
+class TestBuild:
+    """build_bpixtab builds the table deliver_bpixtab writes, writing
+    nothing itself."""
+
+    def test_build_writes_nothing_and_equals_delivery(self, wfc_ref,
+                                                      tmp_path):
+        from acs_flecks.bpixtab import build_bpixtab
+        out = tmp_path / 'new_bpx.fits'
+        before = sorted(p.name for p in tmp_path.iterdir())
+        new = build_bpixtab(wfc_ref, fleck_pixels(), out,
+                            useafter='2017-05-05', method='test')
+        assert sorted(p.name for p in tmp_path.iterdir()) == before
+        assert new.reference.path == str(wfc_ref)
+        assert new.table.meta['n_reference'] == len(new.reference.table)
+        assert new.table.meta['added_pixels'] == len(new.pixels)
+        built = tmp_path / 'built.fits'
+        new.hdulist.writeto(built)
+        d = deliver_bpixtab(wfc_ref, fleck_pixels(), out,
+                            useafter='2017-05-05', method='test')
+        assert d.table.meta == new.table.meta
+        # FILENAME names the output it was built for, so also byte for byte
+        with fits.open(built) as a, fits.open(d.path) as b:
+            assert a[0].header == b[0].header
+            assert a[1].header == b[1].header
+            for name in a[1].columns.names:
+                assert_array_equal(a[1].data[name], b[1].data[name])
+        assert open(built, 'rb').read() == open(d.path, 'rb').read()
+
+    def test_build_checks_options(self, wfc_ref, tmp_path):
+        from acs_flecks.bpixtab import build_bpixtab
+        with pytest.raises(AcsFlecksError, match='threshold'):
+            build_bpixtab(wfc_ref, fleck_pixels(), tmp_path / 'a_bpx.fits',
+                          useafter='2017-05-05', threshold=0)
+        with pytest.raises(AcsFlecksError, match='before ACS was installed'):
+            build_bpixtab(wfc_ref, fleck_pixels(), tmp_path / 'a_bpx.fits',
+                          useafter='2001-01-01')
+        assert not (tmp_path / 'a_bpx.fits').exists()
+
+
+def test_warning_and_chip_names_have_one_definition():
+    """BpixtabWarning is defined in acs_flecks.exceptions and the chip
+    geometry in acs_flecks.coords; acs_flecks.bpixtab re-exports them."""
+    import acs_flecks.bpixtab as bpixtab
+    import acs_flecks.coords as coords
+    import acs_flecks.exceptions as exceptions
+    assert bpixtab.BpixtabWarning is exceptions.BpixtabWarning
+    assert issubclass(exceptions.BpixtabWarning, exceptions.AcsFlecksWarning)
+    assert exceptions.BpixtabWarning.__module__ == 'acs_flecks.exceptions'
+    assert 'BpixtabWarning' in exceptions.__all__
+    assert bpixtab.CHIP_SHAPES is coords.CHIP_SHAPES
+    assert bpixtab.DETECTOR_CHIPS is coords.DETECTOR_CHIPS
+    assert coords.CHIP_SHAPES == {'WFC': (2048, 4096), 'HRC': (1024, 1024),
+                                  'SBC': (1024, 1024)}
+    assert coords.DETECTOR_CHIPS == {'WFC': (1, 2), 'HRC': (1,), 'SBC': (1,)}
+    for name in bpixtab.__all__:
+        assert hasattr(bpixtab, name), name

@@ -8,9 +8,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import QTable
 
-from acs_flecks.bpixtab import read_bpixtab, write_bpixtab
+from acs_flecks.bpixtab import read_bpixtab
 from acs_flecks.certify import certify_bpixtab, crds_validate, pixel_difference
 from acs_flecks.cli import main
+from acs_flecks.delivery import write_bpixtab
 from acs_flecks.exceptions import AcsFlecksError, CertificationError
 
 from conftest import real_file

@@ -20,14 +20,15 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from numpy.testing import assert_array_equal
 
-from acs_flecks.bpixtab import (BpixtabWarning, bpixtab_row_warnings,
-                                check_bpixtab_rows, check_new_rows,
-                                check_threshold, deliver_bpixtab,
+from acs_flecks.bpixtab import (bpixtab_row_warnings, check_bpixtab_rows,
+                                check_new_rows, check_threshold,
                                 expand_bpixtab, parse_useafter, read_bpixtab)
 from acs_flecks.certify import certify_bpixtab
 from acs_flecks.cli import main
-from acs_flecks.exceptions import (AcsFlecksError, CertificationError,
-                                   InputFileError, ReferenceFileError)
+from acs_flecks.delivery import deliver_bpixtab
+from acs_flecks.exceptions import (AcsFlecksError, BpixtabWarning,
+                                   CertificationError, InputFileError,
+                                   ReferenceFileError)
 from acs_flecks.io import ACSImage
 
 from conftest import real_file, write_acs

@@ -19,7 +19,7 @@ from astropy.io import fits
 from astropy.table import QTable, Table
 from astropy.wcs import WCS
 
-from acs_flecks.bpixtab import write_bpixtab
+from acs_flecks.delivery import write_bpixtab
 from acs_flecks.cli import main
 from acs_flecks.exceptions import AcsFlecksError, InputFileError
 from acs_flecks.flag import flag_exposures

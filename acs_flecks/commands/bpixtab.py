@@ -94,14 +94,10 @@ def read_table(path, what):
 def _bad_pixels_from_flats(args, flecks):
     """Measure each fleck of the catalog in the lamp flats (report §6.1)
     and keep its pixels under the threshold (acs_flecks.characterize)."""
+    from ..bpixtab import parse_useafter
+    from ..characterize import bad_pixels, measure_transmissivity
     from ..exceptions import AcsFlecksError
 
-    try:
-        from ..characterize import bad_pixels, measure_transmissivity
-    except ImportError as exc:
-        raise AcsFlecksError(
-            '--flats needs acs_flecks.characterize, which this installation '
-            f'lacks ({exc}); give --bad-pixels instead') from None
     if flecks is None:
         raise AcsFlecksError('--flats needs --flecks (where to measure)')
     names = {n.lower(): n for n in flecks.colnames}
@@ -109,7 +105,6 @@ def _bad_pixels_from_flats(args, flecks):
     if missing:
         raise AcsFlecksError(f'fleck catalog lacks column(s) '
                              f'{", ".join(missing)}', path=args.flecks)
-    from ..bpixtab import parse_useafter
     results, ids = [], []
     for i, row in enumerate(flecks):
         def get(name, default=None):
@@ -142,7 +137,7 @@ def check_positions(table, path, what, *, detector='WFC'):
     table's file."""
     import numpy as np
 
-    from ..bpixtab import CHIP_SHAPES, DETECTOR_CHIPS
+    from ..coords import CHIP_SHAPES, DETECTOR_CHIPS
     from ..exceptions import AcsFlecksError
     names = {n.lower(): n for n in table.colnames}
     missing = [c for c in ('ccdchip', 'x', 'y') if c not in names]
@@ -194,8 +189,9 @@ def _validate(args):
 
 
 def run(args):
-    from ..bpixtab import (check_threshold, deliver_bpixtab, parse_useafter,
-                           select_bad_pixels)
+    from ..bpixtab import check_threshold, parse_useafter, select_bad_pixels
+    from ..certify import _check_options
+    from ..delivery import deliver_bpixtab
     from ..exceptions import AcsFlecksError, CertificationError
     from ..io import check_detector
     from ..reference import resolve_reference
@@ -204,7 +200,6 @@ def run(args):
     # fail fast, before any work
     parse_useafter(args.useafter, what='--useafter')
     args.threshold = check_threshold(args.threshold, what='--threshold')
-    from ..certify import _check_options
     _check_options(value=args.value, max_distance=args.max_distance,
                    max_new_pixels=10000)
     check_detector(args.detector.upper(), SUPPORTED_DETECTORS,
