@@ -18,7 +18,8 @@ Example::
 
 import os
 
-from ..defaults import COMBINE_RULES
+from ..parameters import CHARACTERIZATION, COMBINE_RULES
+from ..parameters import add_arguments as add_parameters
 
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
@@ -94,17 +95,11 @@ def add_arguments(parser):
                              'sets: check, later: stability); default the '
                              'latest complete set')
     add_position_arguments(parser)
-    parser.add_argument('--aperture-threshold', type=float, default=0.05,
-                        help='blocking fraction defining a filter aperture (default 0.05)')
-    parser.add_argument('--badpix-threshold', type=float, default=0.5,
-                        help='transmissivity under which a pixel is bad (default 0.5)')
-    parser.add_argument('--combine', default='bluest',
-                        help=f'rule combining filters for bad pixels: '
-                             f'{", ".join(COMBINE_RULES)} or a filter name '
-                             '(default bluest = F435W, as in the report)')
-    parser.add_argument('--background', default='plane',
-                        choices=('plane', 'poly2', 'median'),
-                        help='local background model (default plane)')
+    add_parameters(parser, CHARACTERIZATION, (
+        'aperture_threshold', 'badpix_threshold', 'combine', 'background'),
+        help={'badpix_threshold': 'transmissivity under which a pixel is bad',
+              'combine': 'rule combining filters for bad pixels: '
+                         f'{", ".join(COMBINE_RULES)} or a filter name'})
     parser.add_argument('--before', nargs='+', metavar='FLAT', default=None,
                         help='flats of an earlier date for the thumbnail figure')
 

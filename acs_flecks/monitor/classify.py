@@ -85,8 +85,10 @@ __all__ = ['classify_history', 'STATUSES', 'CHANGE_FLOORS',
 STATUSES = ('stable', 'new', 'vanished', 'changed', 'transient')
 
 # Default threshold (in units of the uncertainty) for ``changed``: defined
-# in acs_flecks.defaults (light, for the command line's --help).
-from ..defaults import DEFAULT_CHANGE_NSIGMA  # noqa: E402
+# by the monitoring stage in acs_flecks.parameters.
+from ..parameters import MONITORING  # noqa: E402
+
+DEFAULT_CHANGE_NSIGMA = MONITORING.defaults.change_nsigma
 
 #: Default significance of a forced measurement that counts as "present".
 DEFAULT_FORCED_NSIGMA = 3.0

@@ -54,8 +54,8 @@ __all__ = ['REPORT_CAPTIONS', 'REPORT_FLECKS', 'DATE_OF_ORIGIN', 'fleck_table',
 
 log = logging.getLogger(__name__)
 
-# Date of origin of the report's flecks (report §2; acs_flecks.defaults).
-from ..defaults import DATE_OF_ORIGIN  # noqa: E402
+# Date of origin of the report's flecks (report §2; acs_flecks.parameters).
+from ..parameters import DATE_OF_ORIGIN  # noqa: E402
 
 #: The report's flecks: id, CCDCHIP, 1-indexed x, y, cutout (rows, columns)
 #: and whether the fleck is part of the photometry (§6.1: the tiny fleck
