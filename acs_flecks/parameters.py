@@ -371,6 +371,7 @@ def parameter_doc(names=None, *, indent=4):
     -------
     str
     """
+    import textwrap
     pad = ' ' * indent
     wanted = None if names is None else set(names)
     lines = []
@@ -380,9 +381,11 @@ def parameter_doc(names=None, *, indent=4):
         optional = '' if p.name == 'input' else ', optional'
         lines.append(f'{pad}{p.name} : {p.doc}{optional}')
         text = p.help[0].upper() + p.help[1:]
-        if p.name != 'input' and p.type is not bool:
+        if p.default not in (None, '') or p.type is bool:
             text += f' (default {p.default_text or _fmt(p.default)})'
-        lines.append(f'{pad}    {text}.')
+        lines += textwrap.wrap(text + ('' if text.endswith('?') else '.'),
+                               width=79, initial_indent=pad + '    ',
+                               subsequent_indent=pad + '    ')
     return '\n'.join(lines)
 
 
