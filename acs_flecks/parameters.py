@@ -148,7 +148,9 @@ class Parameter:
         args = [f'default={default}']
         for key, bound in (('min', self.minimum), ('max', self.maximum)):
             if bound is not None and key in self.cfgspc_bounds:
-                args.append(f'{key}={float(bound) if self.type is float else bound}')
+                if self.type is float:
+                    bound = float(bound)
+                args.append(f'{key}={bound}')
         comment = self.help[0].upper() + self.help[1:]
         args.append(f'comment="{comment}"')
         return f'{self.name} = {kind}({", ".join(args)})'

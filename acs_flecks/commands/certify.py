@@ -45,12 +45,12 @@ def run(args):
     from ..certify import certify_bpixtab
     from ..exceptions import AcsFlecksError
     from ..reference import resolve_reference
-    from ..validate import check_dq_value, check_integer, check_number
+    from ..validate import check_dq_value, check_integer, check_parameter
     from .bpixtab import read_table
 
     check_dq_value(args.value, '--value')
-    check_number(args.max_distance, '--max-distance', minimum=0,
-                 inclusive=False)
+    check_parameter(args.max_distance, DELIVERY['max_distance'],
+                    '--max-distance')
     check_integer(args.max_new_pixels, '--max-new-pixels', minimum=0)
     for path in (args.table, args.flecks):
         if path is not None and not os.path.isfile(path):

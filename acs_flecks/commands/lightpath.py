@@ -51,10 +51,10 @@ def run(args):
     from ..exceptions import AcsFlecksError
     from ..monitor.lightpath import lightpath_test
     from ..utils import OutputGuard, write_ecsv
-    from ..validate import check_chip_position, check_number
+    from ..validate import check_chip_position, check_number, check_parameter
     if args.catalog and (args.x or args.y or args.ccdchip):
         raise AcsFlecksError('give either --catalog or --ccdchip/--x/--y')
-    check_number(args.nsigma, '--nsigma', minimum=0, inclusive=False)
+    check_parameter(args.nsigma, MONITORING['lightpath_nsigma'], '--nsigma')
     check_number(args.radius, '--radius', minimum=0, inclusive=False,
                  allow_none=True)
     for x, y in zip(args.x, args.y):

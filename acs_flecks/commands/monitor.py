@@ -123,12 +123,10 @@ def _validate(args, files):
     from ..detect import FindParameters
     from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
-    from ..validate import check_figure_format, check_integer, check_number
-    check_number(args.tolerance, '--tolerance', minimum=0, inclusive=False)
-    check_number(args.change_nsigma, '--change-nsigma', minimum=0,
-                 inclusive=False)
-    check_integer(args.vanish_after, '--vanish-after', minimum=1)
-    check_integer(args.workers, '--workers', minimum=1, allow_none=True)
+    from ..validate import check_figure_format, check_parameter
+    for name in ('tolerance', 'change_nsigma', 'vanish_after', 'workers'):
+        p = MONITORING[name]
+        check_parameter(getattr(args, name), p, p.option)
     for name in MONITOR_DETECTION:
         opt = DETECTION[name].option
         try:

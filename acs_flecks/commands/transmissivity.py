@@ -66,7 +66,7 @@ def check_position_arguments(args, inputs, *, thresholds=()):
     from ..characterize import parse_box
     from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
-    from ..validate import check_chip_position, check_number
+    from ..validate import check_chip_position, check_parameter
 
     for path in inputs:
         if not os.path.isfile(path):
@@ -78,8 +78,8 @@ def check_position_arguments(args, inputs, *, thresholds=()):
     except AcsFlecksError as exc:
         raise AcsFlecksError(f'--box: {exc}') from None
     for name in thresholds:
-        check_number(getattr(args, name), '--' + name.replace('_', '-'),
-                     minimum=0, maximum=1, inclusive=False)
+        p = CHARACTERIZATION[name]
+        check_parameter(getattr(args, name), p, p.option)
     guard = OutputGuard(inputs=inputs)
     guard.directory(args.outdir, option='-o')
     return guard

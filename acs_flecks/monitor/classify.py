@@ -89,6 +89,7 @@ STATUSES = ('stable', 'new', 'vanished', 'changed', 'transient')
 from ..parameters import MONITORING  # noqa: E402
 
 DEFAULT_CHANGE_NSIGMA = MONITORING.defaults.change_nsigma
+_VANISH_AFTER = MONITORING.defaults.vanish_after
 
 #: Default significance of a forced measurement that counts as "present".
 DEFAULT_FORCED_NSIGMA = 3.0
@@ -292,7 +293,8 @@ def _combine(det, det_rank, det_chip, track):
 
 
 def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
-                     change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
+                     change_nsigma=DEFAULT_CHANGE_NSIGMA,
+                     vanish_after=_VANISH_AFTER,
                      verify=None, forced_nsigma=DEFAULT_FORCED_NSIGMA,
                      edge_margin=0.0):
     """
