@@ -88,8 +88,9 @@ def _chain_signature():
 
 
 run_acs_flecks.__signature__ = _chain_signature()
-run_acs_flecks.__doc__ = run_acs_flecks.__doc__.replace(
-    '{parameters}', parameter_doc())
+if run_acs_flecks.__doc__:  # not under python -OO
+    run_acs_flecks.__doc__ = run_acs_flecks.__doc__.replace(
+        '{parameters}', parameter_doc())
 
 
 def signature_defaults():
