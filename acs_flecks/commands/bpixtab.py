@@ -67,9 +67,10 @@ def add_arguments(parser):
     parser.add_argument('--description', metavar='TEXT',
                         help='DESCRIP of the new table')
     add_parameters(parser, DELIVERY, ('max_distance',))
-    parser.add_argument('--box', default='40x40',
+    box = '{0}x{0}'.format(CHARACTERIZATION.defaults.box)
+    parser.add_argument('--box', default=box,
                         help="cutout around each fleck for --flats, 'NXxNY' "
-                             "(default 40x40; a 'box' column of --flecks "
+                             f"(default {box}; a 'box' column of --flecks "
                              'overrides it per fleck)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing output file')

@@ -21,11 +21,14 @@ import os
 from ..parameters import CHARACTERIZATION, COMBINE_RULES
 from ..parameters import add_arguments as add_parameters
 
+#: The characterization stage's cutout (40 pixels, report §6.1) as NXxNY.
+BOX_DEFAULT = '{0}x{0}'.format(CHARACTERIZATION.defaults.box)
+
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
 
 
-def add_position_arguments(parser, *, box_default='40x40'):
+def add_position_arguments(parser, *, box_default=BOX_DEFAULT):
     """--ccdchip, --x, --y, --box, -o (shared by the characterization commands)."""
     parser.add_argument('--ccdchip', type=int, required=True, choices=(1, 2),
                         help='chip: 1 = WFC1, 2 = WFC2')
