@@ -46,6 +46,9 @@ class TestReportValues:
     """The defaults read back from every way in agree with the report."""
 
     def test_stage_objects(self):
+        from acs_flecks import dq
+        # the DQ policy's mask, not a copy of it
+        assert P.DETECTION.defaults.mask_flags is dq.DEFAULT_MASK_FLAGS
         chain = P.chain_defaults()
         for name, value in REPORT.items():
             assert chain[name] == value, name

@@ -15,6 +15,8 @@ Examples::
 
 import os
 
+from ..dq import DEFAULT_MASK_FLAGS  # noqa: F401  (--mask-flags' default,
+#                                     through the detection stage)
 from ..parameters import DETECTION, add_arguments as add_parameters
 
 NAME = 'find'
