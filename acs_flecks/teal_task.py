@@ -7,9 +7,11 @@ plus ``pars/acs_flecks.cfg`` and ``pars/acs_flecks.cfgspc`` shipped as
 package data.  The package `acs_flecks` re-exports these three names so
 that ``teal.load('acs_flecks')`` finds the task and can run it.
 
-The one source of the parameters and their defaults is the signature of
-`run_acs_flecks`; a test checks that the ``.cfgspc`` defaults equal it
-(an empty string in the configuration stands for `None`).
+The one source of the parameters and their defaults is
+`acs_flecks.parameters`: the signature of `run_acs_flecks` and the
+``.cfgspc`` are generated from it, and a test checks that the shipped
+``.cfgspc`` and ``.cfg`` equal the generated text (an empty string in the
+configuration stands for `None`).
 
 Headless use (no display needed)::
 
@@ -33,6 +35,7 @@ import pathlib
 import re
 
 from .exceptions import AcsFlecksError
+from .parameters import CHAIN, chain_defaults, parameter_doc
 
 __all__ = ['run_acs_flecks', 'run', 'getHelpAsString', 'config_to_kwargs',
            'load_config', 'signature_defaults', 'default_config_path',
@@ -47,95 +50,47 @@ __taskname__ = TASK_NAME
 _PARS_DIR = pathlib.Path(__file__).resolve().parent / 'pars'
 
 
-def run_acs_flecks(input, *, flats=None, unflashed=None, eper=None,
-                   reference='auto', useafter=None, output=None, history=None,
-                   report=None, outdir=None, median_size=15, nsigma=5.0,
-                   min_area=25, tolerance=3.0, badpix_threshold=0.5,
-                   aperture_threshold=0.05, box=40, combine='bluest', value=4,
-                   workers=None, scheduler='', overwrite=False, science=None,
-                   sources=None):
+def run_acs_flecks(input, **parameters):
     """
     Run the whole fleck chain: find -> monitor -> characterize -> bpixtab ->
-    certify -> report.
+    certify -> report (`acs_flecks.pipeline.run_pipeline`).
+
+    The parameters, their defaults and bounds are declared once in
+    `acs_flecks.parameters` (`~acs_flecks.parameters.CHAIN`): this
+    signature, the ``.cfgspc`` and ``acs_flecks run`` are built from them.
 
     Parameters
     ----------
-    input : str or list of str
-        ACSREJ outputs (combined short flashed darks, ``_crj``/``_crc``):
-        file names, a glob pattern, or ``@list`` file.
-    flats : str or list of str, optional
-        Lamp flats (per filter) for the transmissivity (report §6).
-    unflashed : str or list of str, optional
-        Un-flashed darks for the flashed vs un-flashed test (report §3).
-    eper : str or list of str, optional
-        EPER lamp images of two epochs (report §4).
-    reference : str, optional
-        The current bpixtab: a path, ``jref$name`` or ``'auto'`` (the
-        BPIXTAB of the first input, resolved via jref or CRDS).
-    useafter : str, optional
-        USEAFTER of the new bpixtab (default: the date of origin found by
-        the monitoring, report §2).
-    output : str, optional
-        The new bpixtab (default ``OUTDIR/<reference root>_flecks_bpx.fits``).
-    history : str, optional
-        The monitoring history database.
-    report : str, optional
-        The HTML report.
-    outdir : str, optional
-        Directory of every output.
-    median_size : int, optional
-        Median-filter box of the detection (report §7: 15).
-    nsigma : float, optional
-        Detection threshold above the background noise (5).
-    min_area : int, optional
-        Minimum connected pixels of a detection (25).
-    tolerance : float, optional
-        Cross-match radius between epochs, pixels.
-    badpix_threshold : float, optional
-        Transmissivity below which a pixel gets the flag (report §8: 0.5).
-    aperture_threshold : float, optional
-        Blocking fraction that defines a filter's aperture (§6.1: 0.05).
-    box : int, optional
-        Side of the cutout around each fleck (§6.1: 40).
-    combine : str, optional
-        How the filters combine into the bad-pixel decision: 'bluest'
-        (F435W, as the report), 'mean', 'min' or a filter name.
-    value : int, optional
-        DQ flag written for fleck pixels (4, bad detector pixel).
-    workers : int, optional
-        Dask workers (default: all cores).
-    scheduler : str, optional
-        Address of a running Dask scheduler ('' = local cluster, 'serial' =
-        no Dask).
-    overwrite : bool, optional
-        Replace existing outputs.
-    science : str or list of str, optional
-        Calibrated science exposures (flt/flc): re-flagged copies with the
-        new table and, with ``sources``, which sources the flecks touch
-        (`acs_flecks.flag`, `acs_flecks.impact`).
-    sources : str, optional
-        Source list for ``science``: ECSV (id, ra, dec) or DS9 regions.
+{parameters}
 
     Returns
     -------
     The chain's result (see `acs_flecks.pipeline`).
     """
-    params = dict(locals())
-    try:
-        from . import pipeline
-    except ImportError as exc:
-        raise AcsFlecksError('the acs_flecks chain (acs_flecks.pipeline) is '
-                             f'not available in this installation ({exc})'
-                             ) from None
-    runner = getattr(pipeline, 'run_pipeline', None)
-    if runner is None:
-        raise AcsFlecksError('acs_flecks.pipeline has no run_pipeline()')
-    return runner(**params)
+    # the chain's parameters only (TypeError for any other, as a signature)
+    bound = run_acs_flecks.__signature__.bind(input, **parameters)
+    from .pipeline import run_pipeline
+    return run_pipeline(*bound.args, **bound.kwargs)
 
 
-#: The chain's parameters: the one source of the defaults (.cfgspc is tested
-#: against it).
-_PARAMETERS = inspect.signature(run_acs_flecks).parameters
+def _chain_signature():
+    """The signature of `run_acs_flecks`: `~acs_flecks.parameters.CHAIN`,
+    ``input`` first and the others keyword-only with their defaults."""
+    pars = []
+    for _, p in CHAIN:
+        if p.name == 'input':
+            pars.append(inspect.Parameter(
+                p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD))
+        else:
+            pars.append(inspect.Parameter(
+                p.name, inspect.Parameter.KEYWORD_ONLY, default=p.default))
+    return inspect.Signature(pars)
+
+
+run_acs_flecks.__signature__ = _chain_signature()
+if run_acs_flecks.__doc__:  # not under python -OO
+    run_acs_flecks.__doc__ = run_acs_flecks.__doc__.replace(
+        '{parameters}', parameter_doc())
 
 
 def signature_defaults():
@@ -147,11 +102,7 @@ def signature_defaults():
     dict
         ``{name: default}``; the required ``input`` maps to ``''``.
     """
-    out = {}
-    for name, par in _PARAMETERS.items():
-        out[name] = '' if par.default is inspect.Parameter.empty else \
-            par.default
-    return out
+    return chain_defaults()
 
 
 def default_config_path():

@@ -21,7 +21,8 @@ import numbers
 from .exceptions import AcsFlecksError
 
 __all__ = ['check_number', 'check_integer', 'check_dq_value',
-           'check_choice', 'check_figure_format', 'check_chip_position']
+           'check_choice', 'check_parameter', 'check_figure_format',
+           'check_chip_position']
 
 
 def _describe(minimum, maximum, inclusive, integer):
@@ -119,6 +120,69 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise AcsFlecksError(f'{name} must be one of {", ".join(choices)}, '
                              f'got {value!r}')
+    return value
+
+
+def check_parameter(value, parameter, name=None):
+    """
+    A value of a stage parameter, within the type, bounds and choices that
+    `acs_flecks.parameters` declares for it, or raise naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        The value.
+    parameter : `acs_flecks.parameters.Parameter`
+        The parameter (e.g. ``MONITORING['tolerance']``).
+    name : str, optional
+        Name used in the message (default the parameter's name; a command
+        passes its option, e.g. ``'--tolerance'``).
+
+    Returns
+    -------
+    object
+        The value (an `int` or a `float` for numbers).
+
+    Examples
+    --------
+    >>> from acs_flecks.parameters import MONITORING
+    >>> check_parameter(0, MONITORING['tolerance'])
+    Traceback (most recent call last):
+    ...
+    acs_flecks.exceptions.AcsFlecksError: tolerance must be a number > 0, got 0
+    """
+    p = parameter
+    name = name or p.name
+    if value is None and p.allow_none:
+        return None
+    if p.type is int:
+        value = check_integer(value, name, minimum=p.minimum,
+                              maximum=p.maximum)
+    elif p.type is float:
+        low, high = p.inclusive
+        if low == high:
+            value = check_number(value, name, minimum=p.minimum,
+                                 maximum=p.maximum, inclusive=low)
+        else:
+            # half-open: checked against the closed interval, then the
+            # open end
+            value = check_number(value, name, minimum=p.minimum,
+                                 maximum=p.maximum)
+            for bound, closed in ((p.minimum, low), (p.maximum, high)):
+                if bound is not None and not closed and value == bound:
+                    raise AcsFlecksError(
+                        f'{name} must be a number '
+                        f'{">=" if low else ">"} {p.minimum:g} and '
+                        f'{"<=" if high else "<"} {p.maximum:g}, '
+                        f'got {value!r}')
+    elif p.type is bool:
+        if not isinstance(value, bool) and type(value).__name__ != 'bool_':
+            raise AcsFlecksError(f'{name} must be True or False, got '
+                                 f'{value!r}')
+    elif not isinstance(value, str):
+        raise AcsFlecksError(f'{name} must be text, got {value!r}')
+    if p.choices is not None:
+        check_choice(value, name, p.choices)
     return value
 
 

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 import acs_flecks
-from acs_flecks import defaults, dq
+from acs_flecks import dq, parameters
 from acs_flecks.commands import COMMANDS
 
 #: Imported only by the commands that use them, never at start-up.
@@ -88,7 +88,8 @@ class TestLazyPackage:
 
 
 class TestDefaults:
-    """acs_flecks.defaults is the one definition the library uses."""
+    """acs_flecks.parameters (and acs_flecks.dq for the DQ mask) is the
+    one definition the library uses."""
 
     def test_same_objects(self):
         from acs_flecks.characterize.badpix import COMBINE_RULES
@@ -98,10 +99,12 @@ class TestDefaults:
         from acs_flecks.simulate.scenarios import KINDS, SCENARIOS
         assert DEFAULT_MASK_FLAGS == dq.DEFAULT_MASK_FLAGS
         assert DEFAULT_MASK_FLAGS & 4 == 0
-        assert DEFAULT_TOLERANCE is defaults.DEFAULT_TOLERANCE
-        assert DEFAULT_CHANGE_NSIGMA is defaults.DEFAULT_CHANGE_NSIGMA
-        assert COMBINE_RULES is defaults.COMBINE_RULES
-        assert SCENARIOS is defaults.SCENARIOS and KINDS is defaults.KINDS
+        assert DEFAULT_TOLERANCE is parameters.MONITORING.defaults.tolerance
+        assert DEFAULT_CHANGE_NSIGMA is \
+            parameters.MONITORING.defaults.change_nsigma
+        assert COMBINE_RULES is parameters.COMBINE_RULES
+        assert SCENARIOS is parameters.SCENARIOS and \
+            KINDS is parameters.KINDS
 
 
 class TestInterruptDuringStartup:

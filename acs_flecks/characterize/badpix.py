@@ -23,8 +23,8 @@ from ..exceptions import AcsFlecksError
 
 __all__ = ['bad_pixels', 'combine_maps', 'check_combine', 'COMBINE_RULES']
 
-# Rules for combining the per-filter maps (defined in acs_flecks.defaults).
-from ..defaults import COMBINE_RULES  # noqa: E402
+# Rules for combining the per-filter maps (defined in acs_flecks.parameters).
+from ..parameters import COMBINE_RULES  # noqa: E402
 
 
 def check_combine(combine, *, filters=None, what='combine'):

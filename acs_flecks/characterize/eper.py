@@ -35,6 +35,7 @@ from astropy.table import QTable
 
 from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import open_image
+from ..parameters import CHARACTERIZATION
 from ..utils import atomic_output, write_ecsv
 from ..coords import chip_to_image, cutout_slices
 from ..dq import DEFAULT_DQ_MASK
@@ -47,6 +48,9 @@ __all__ = ['EperPair', 'EperResult', 'pair_eper', 'eper_ratio',
            'signal_level', 'covers']
 
 log = logging.getLogger(__name__)
+
+# defaults: the characterization stage of acs_flecks.parameters
+_C = CHARACTERIZATION.defaults
 
 
 @dataclass
@@ -292,8 +296,9 @@ class EperResult:
 
 
 def eper_ratio(pairs, *, ccdchip, x, y, box=(40, 40), ratio_box=None,
-               aperture_threshold=0.05, background='plane',
-               dq_mask=DEFAULT_DQ_MASK, fleck_id=''):
+               aperture_threshold=_C.aperture_threshold,
+               background=_C.background, dq_mask=DEFAULT_DQ_MASK,
+               fleck_id=''):
     """
     Ratio images, mean ratios and motion of a fleck between EPER epochs.
 

@@ -14,6 +14,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 
+from ..parameters import CHARACTERIZATION
 from ..utils import write_ecsv
 from .badpix import bad_pixels
 from .eper import eper_ratio, pair_eper
@@ -24,6 +25,9 @@ from .transmissivity import measure_transmissivity
 __all__ = ['FleckCharacterization', 'characterize_fleck', 'write_figures']
 
 log = logging.getLogger(__name__)
+
+# defaults: the characterization stage of acs_flecks.parameters
+_C = CHARACTERIZATION.defaults
 
 
 @dataclass
@@ -90,9 +94,10 @@ def write_figures(ch, outdir, *, prefix, before=None, appeared=None, fmt='png'):
 def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
                        eper_images=None, eper_pairs=None, short_darks=None,
                        outdir=None,
-                       fleck_id='', aperture_threshold=0.05, badpix_threshold=0.5,
-                       combine='bluest', background='plane', figures=True,
-                       before_flats=None, appeared=None):
+                       fleck_id='', aperture_threshold=_C.aperture_threshold,
+                       badpix_threshold=_C.badpix_threshold,
+                       combine=_C.combine, background=_C.background,
+                       figures=True, before_flats=None, appeared=None):
     """
     Characterize one fleck with the inputs given.
 

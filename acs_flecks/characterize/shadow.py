@@ -46,6 +46,7 @@ from ..combined import combination
 from ..dq import DARK_DQ_MASK
 from ..exceptions import AcsFlecksError, InputFileError
 from ..io import open_image
+from ..parameters import CHARACTERIZATION
 from ..utils import write_ecsv
 from .cutouts import extract_cutout, normalize_cutout, output_prefix
 from .ledlamp import compare_led_lamp
@@ -56,6 +57,9 @@ __all__ = ['shadow_boxes', 'shadow_time_series', 'ShadowSeries',
            'box_signal', 'check_flashed_darks']
 
 log = logging.getLogger(__name__)
+
+# defaults: the characterization stage of acs_flecks.parameters
+_C = CHARACTERIZATION.defaults
 
 
 def _open(f):
@@ -112,7 +116,7 @@ def _check_box(b, name):
 
 
 def shadow_boxes(image, *, ccdchip, x, y, size=(3, 11), box=(40, 40), gap=3,
-                 aperture_threshold=0.05, lamp=None):
+                 aperture_threshold=_C.aperture_threshold, lamp=None):
     """
     Shadow and empty boxes of a fleck, from its aperture in a flashed dark.
 

@@ -37,6 +37,7 @@ from ..exceptions import (AcsFlecksError, ExcludedPixelsWarning,
                           InputFileError, SkippedFileWarning)
 from ..filters import BROADBAND_FILTERS, is_broadband
 from ..io import open_image
+from ..parameters import CHARACTERIZATION
 from ..utils import atomic_output, write_ecsv
 from .cutouts import (cutout_header, extract_cutout,
                       normalize_cutout, output_prefix, parse_box)
@@ -47,6 +48,9 @@ __all__ = ['measure_transmissivity', 'TransmissivityResult',
            'choose_flat_set']
 
 log = logging.getLogger(__name__)
+
+# defaults: the characterization stage of acs_flecks.parameters
+_C = CHARACTERIZATION.defaults
 
 
 def select_aperture(blocking, *, threshold=0.05, good=None, center=None,
@@ -553,8 +557,9 @@ def choose_flat_set(sets, *, date_of_origin=None):
 
 
 def measure_transmissivity(flats, *, ccdchip, x, y, box=(40, 40),
-                           aperture_threshold=0.05, badpix_threshold=0.5,
-                           background='plane', dq_mask=DEFAULT_DQ_MASK,
+                           aperture_threshold=_C.aperture_threshold,
+                           badpix_threshold=_C.badpix_threshold,
+                           background=_C.background, dq_mask=DEFAULT_DQ_MASK,
                            max_span=30 * u.day, wavelength_method='pivot',
                            fleck_id='', date_of_origin=None):
     """

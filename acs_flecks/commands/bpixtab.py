@@ -21,6 +21,9 @@ Exit status: 0 written, 1 certification failed, 2 bad input.
 
 import os
 
+from ..parameters import CHARACTERIZATION, DELIVERY
+from ..parameters import add_arguments as add_parameters
+
 NAME = 'bpixtab'
 
 #: The flecks are on the WFC CCDs only.
@@ -51,22 +54,23 @@ def add_arguments(parser):
                              "00:00:00' (the flecks' date of origin)")
     parser.add_argument('-o', '--output', required=True, metavar='FILE',
                         help='the new bpixtab')
-    parser.add_argument('--value', type=int, default=4,
-                        help='DQ flag to set (default: 4, bad detector pixel)')
-    parser.add_argument('--threshold', type=float, default=0.5,
-                        help='flag pixels with transmissivity below this, '
-                             'in (0, 1] (default: 0.5)')
+    add_parameters(parser, DELIVERY, ('value',), help={
+        'value': 'DQ flag to set, 4 = bad detector pixel'})
+    add_parameters(parser, CHARACTERIZATION, ('badpix_threshold',),
+                   options={'badpix_threshold': '--threshold'},
+                   dests={'badpix_threshold': 'threshold'},
+                   help={'badpix_threshold': 'flag pixels with '
+                         'transmissivity below this, in (0, 1]'})
     parser.add_argument('--detector', default='WFC',
                         help='detector of the flecks (default: WFC, the '
                              'only one supported)')
     parser.add_argument('--description', metavar='TEXT',
                         help='DESCRIP of the new table')
-    parser.add_argument('--max-distance', type=float, default=30.0,
-                        help='certification: largest distance (pixels) of a '
-                             'new flag from a fleck (default: 30)')
-    parser.add_argument('--box', default='40x40',
+    add_parameters(parser, DELIVERY, ('max_distance',))
+    box = '{0}x{0}'.format(CHARACTERIZATION.defaults.box)
+    parser.add_argument('--box', default=box,
                         help="cutout around each fleck for --flats, 'NXxNY' "
-                             "(default 40x40; a 'box' column of --flecks "
+                             f"(default {box}; a 'box' column of --flecks "
                              'overrides it per fleck)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing output file')

@@ -13,6 +13,9 @@ Example::
 Exit status: 0 passed, 1 a check failed, 2 bad input.
 """
 
+from ..parameters import DELIVERY
+from ..parameters import add_arguments as add_parameters
+
 NAME = 'certify'
 HELP = 'check a bpixtab (CRDS validators, FITS, CALACS rules, pixel diff)'
 
@@ -24,12 +27,12 @@ def add_arguments(parser):
     parser.add_argument('--flecks', metavar='ECSV',
                         help='fleck catalog or bad pixels (ccdchip, x, y): '
                              'new flags must lie near them')
-    parser.add_argument('--value', type=int, default=4,
-                        help='the only flag that may be added (default: 4)')
+    add_parameters(parser, DELIVERY, ('value',), help={
+        'value': 'the only flag that may be added'})
     parser.add_argument('--detector', help='expected DETECTOR (e.g. WFC)')
-    parser.add_argument('--max-distance', type=float, default=30.0,
-                        help='largest distance (pixels) of a new flag from a '
-                             'fleck (default: 30)')
+    add_parameters(parser, DELIVERY, ('max_distance',), help={
+        'max_distance': 'largest distance (pixels) of a new flag from a '
+                        'fleck'})
     parser.add_argument('--max-new-pixels', type=int, default=10000,
                         help='more newly flagged pixels fail (default: 10000)')
     parser.add_argument('--list-pixels', action='store_true',
@@ -42,12 +45,12 @@ def run(args):
     from ..certify import certify_bpixtab
     from ..exceptions import AcsFlecksError
     from ..reference import resolve_reference
-    from ..validate import check_dq_value, check_integer, check_number
+    from ..validate import check_dq_value, check_integer, check_parameter
     from .bpixtab import read_table
 
     check_dq_value(args.value, '--value')
-    check_number(args.max_distance, '--max-distance', minimum=0,
-                 inclusive=False)
+    check_parameter(args.max_distance, DELIVERY['max_distance'],
+                    '--max-distance')
     check_integer(args.max_new_pixels, '--max-new-pixels', minimum=0)
     for path in (args.table, args.flecks):
         if path is not None and not os.path.isfile(path):

@@ -10,6 +10,8 @@ Example::
     acs_flecks eper eper/*.fits --ccdchip 1 --x 3510 --y 355 -o out/
 """
 
+from ..parameters import CHARACTERIZATION
+from ..parameters import add_arguments as add_parameters
 from .transmissivity import (add_position_arguments, check_outdir,
                              check_position_arguments)
 
@@ -24,8 +26,8 @@ def add_arguments(parser):
     parser.add_argument('--ratio-box', default=None, metavar='NXxNY',
                         help='box in which ratios are averaged (default: the '
                              "fleck's bounding box + 1 pixel)")
-    parser.add_argument('--aperture-threshold', type=float, default=0.05,
-                        help='blocking fraction defining the fleck (default 0.05)')
+    add_parameters(parser, CHARACTERIZATION, ('aperture_threshold',), help={
+        'aperture_threshold': 'blocking fraction defining the fleck'})
 
 
 def run(args):

@@ -12,7 +12,7 @@ Examples::
 
 import os
 
-from ..defaults import DATE_OF_ORIGIN
+from ..parameters import DATE_OF_ORIGIN
 
 NAME = 'figures'
 HELP = "regenerate the report's Figures 1-18"

@@ -15,10 +15,16 @@ Examples::
 
 import os
 
-from ..dq import DEFAULT_MASK_FLAGS
+from ..dq import DEFAULT_MASK_FLAGS  # noqa: F401  (--mask-flags' default,
+#                                     through the detection stage)
+from ..parameters import DETECTION, add_arguments as add_parameters
 
 NAME = 'find'
 HELP = 'find dark artifacts in flashed darks (report §7) and write a catalog'
+
+#: The detection parameters this command takes as options.
+FIND_PARAMETERS = ('median_size', 'nsigma', 'min_area', 'mask_flags',
+                   'deblend', 'deblend_contrast', 'deblend_min_area')
 
 
 def add_arguments(parser):
@@ -26,28 +32,9 @@ def add_arguments(parser):
                         help='post-flashed darks (DKC, crj/flt)')
     parser.add_argument('-o', '--output', required=True, metavar='CATALOG',
                         help='output catalog (ECSV)')
-    parser.add_argument('--median-size', type=int, default=15, metavar='N',
-                        help='median filter size, odd >= 3 (default 15)')
-    parser.add_argument('--nsigma', type=float, default=5.0,
-                        help='detection threshold in noise units (default 5)')
-    parser.add_argument('--min-area', type=int, default=25, metavar='NPIX',
-                        help='minimum connected pixels (default 25)')
-    parser.add_argument('--mask-flags', type=int, default=DEFAULT_MASK_FLAGS,
-                        metavar='BITS',
-                        help='DQ bits to ignore (default %(default)s: all '
-                             'but 4)')
-    parser.add_argument('--no-deblend', dest='deblend', action='store_false',
-                        help='do not split blended artifacts (default: '
-                             'deblend as SExtractor, 32 levels, contrast '
-                             '0.005)')
-    parser.add_argument('--deblend-contrast', type=float, default=0.005,
-                        metavar='FRAC',
-                        help='minimum flux fraction of a deblended branch '
-                             '(SExtractor DEBLEND_MINCONT, default 0.005)')
-    parser.add_argument('--deblend-min-area', type=int, default=None,
-                        metavar='NPIX',
-                        help='minimum pixels of a deblended branch (default: '
-                             'MIN_AREA; 3 reproduces SExtractor)')
+    add_parameters(parser, DETECTION, FIND_PARAMETERS, help={
+        'deblend': 'do not split blended artifacts (default: deblend as '
+                   'SExtractor, 32 levels, contrast 0.005)'})
     parser.add_argument('--chips', type=int, nargs='+', metavar='CCDCHIP',
                         help='chips to search (default: all)')
     parser.add_argument('--regions', metavar='FILE.reg',
@@ -108,12 +95,7 @@ def run(args):
     # validate everything before any work, so nothing is written on error
     from ..utils import OutputGuard
     from ..validate import check_number
-    params = FindParameters(median_size=args.median_size, nsigma=args.nsigma,
-                            min_area=args.min_area,
-                            mask_flags=args.mask_flags,
-                            deblend=args.deblend,
-                            deblend_contrast=args.deblend_contrast,
-                            deblend_min_area=args.deblend_min_area)
+    params = FindParameters(**{k: getattr(args, k) for k in FIND_PARAMETERS})
     check_number(args.match_radius, '--match-radius', minimum=0,
                  inclusive=False)
     for chip in args.chips or ():
@@ -150,10 +132,7 @@ def run(args):
     catalogs = []
     for img in images:
         cat = find_artifacts(img, chips=args.chips, **{
-            k: getattr(params, k) for k in ('median_size', 'nsigma',
-                                            'min_area', 'mask_flags',
-                                            'deblend', 'deblend_contrast',
-                                            'deblend_min_area')})
+            k: getattr(params, k) for k in FIND_PARAMETERS})
         cat['obs_time'] = np.array([cat.meta['obs_time']] * len(cat),
                                    dtype='U23')
         if known is not None:

@@ -11,6 +11,8 @@ Example::
         --x 1521 --y 1773 -o out/
 """
 
+from ..parameters import CHARACTERIZATION
+from ..parameters import add_arguments as add_parameters
 from .transmissivity import (add_position_arguments, check_outdir,
                              check_position_arguments)
 
@@ -25,8 +27,8 @@ def add_arguments(parser):
     parser.add_argument('--flats', nargs='+', required=True, metavar='FLAT',
                         help='lamp flats of one date (define the master aperture)')
     add_position_arguments(parser)
-    parser.add_argument('--aperture-threshold', type=float, default=0.05,
-                        help='blocking fraction defining an aperture (default 0.05)')
+    add_parameters(parser, CHARACTERIZATION, ('aperture_threshold',), help={
+        'aperture_threshold': 'blocking fraction defining an aperture'})
 
 
 def run(args):

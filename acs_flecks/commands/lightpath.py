@@ -15,6 +15,9 @@ Examples::
 import os
 import sys
 
+from ..parameters import MONITORING
+from ..parameters import add_arguments as add_parameters
+
 NAME = 'lightpath'
 HELP = 'flashed vs un-flashed: particle in the light path or CCD defect'
 
@@ -36,8 +39,8 @@ def add_arguments(parser):
     parser.add_argument('--radius', type=float,
                         help='aperture radius in pixels (default from the '
                              'catalog area, else 3)')
-    parser.add_argument('--nsigma', type=float, default=5.0,
-                        help='significance threshold (default 5)')
+    add_parameters(parser, MONITORING, ('lightpath_nsigma',),
+                   dests={'lightpath_nsigma': 'nsigma'})
     parser.add_argument('-o', '--output', metavar='OUT.ecsv',
                         help='write the results (ECSV)')
 
@@ -48,10 +51,10 @@ def run(args):
     from ..exceptions import AcsFlecksError
     from ..monitor.lightpath import lightpath_test
     from ..utils import OutputGuard, write_ecsv
-    from ..validate import check_chip_position, check_number
+    from ..validate import check_chip_position, check_number, check_parameter
     if args.catalog and (args.x or args.y or args.ccdchip):
         raise AcsFlecksError('give either --catalog or --ccdchip/--x/--y')
-    check_number(args.nsigma, '--nsigma', minimum=0, inclusive=False)
+    check_parameter(args.nsigma, MONITORING['lightpath_nsigma'], '--nsigma')
     check_number(args.radius, '--radius', minimum=0, inclusive=False,
                  allow_none=True)
     for x, y in zip(args.x, args.y):

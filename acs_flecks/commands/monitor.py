@@ -23,10 +23,14 @@ Examples::
 import os
 import sys
 
-from ..defaults import DEFAULT_CHANGE_NSIGMA, DEFAULT_TOLERANCE
+from ..parameters import DETECTION, MONITORING
+from ..parameters import add_arguments as add_parameters
 
 NAME = 'monitor'
 HELP = 'find, cross-match and classify artifacts across epochs (history DB)'
+
+#: The detection parameters this command takes as options.
+MONITOR_DETECTION = ('median_size', 'nsigma', 'min_area')
 
 
 def add_arguments(parser):
@@ -45,34 +49,22 @@ def add_arguments(parser):
                         help='use this epoch even though its header does not '
                              'say it was post-flashed (FLASHSTA missing or not '
                              'SUCCESSFUL); repeatable')
-    parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
-                        metavar='PIX', help='cross-match radius in pixels '
-                        f'(default {DEFAULT_TOLERANCE:g})')
+    add_parameters(parser, MONITORING, ('tolerance',))
+    # None: a local cluster (the chain's '' means the same)
     parser.add_argument('--scheduler', metavar='ADDRESS',
                         help="dask.distributed scheduler address "
                              "(tcp://host:8786), or 'serial' for no Dask "
                              '(default: a local cluster on all cores)')
-    parser.add_argument('--workers', type=int, metavar='N',
-                        help='local worker processes (default: all cores)')
+    add_parameters(parser, MONITORING, ('workers',), help={
+        'workers': 'local worker processes'})
     parser.add_argument('--timeline', metavar='FIG.png',
                         help='write the timeline figure')
     parser.add_argument('--thumbnails', metavar='FIG.png',
                         help='write before/after thumbnails of new artifacts')
     parser.add_argument('--detections', metavar='DETECTIONS.ecsv',
                         help='also export every detection')
-    parser.add_argument('--median-size', type=int, default=15,
-                        help='median filter size (default 15, report §7)')
-    parser.add_argument('--nsigma', type=float, default=5.0,
-                        help='detection threshold (default 5)')
-    parser.add_argument('--min-area', type=int, default=25,
-                        help='minimum area in pixels (default 25)')
-    parser.add_argument('--change-nsigma', type=float,
-                        default=DEFAULT_CHANGE_NSIGMA,
-                        help='threshold of the "changed" test in units of '
-                             f'its uncertainty (default {DEFAULT_CHANGE_NSIGMA:g})')
-    parser.add_argument('--vanish-after', type=int, default=1, metavar='N',
-                        help='latest epochs without an artifact before it is '
-                             '"vanished" (default 1)')
+    add_parameters(parser, DETECTION, MONITOR_DETECTION)
+    add_parameters(parser, MONITORING, ('change_nsigma', 'vanish_after'))
     parser.add_argument('--no-progress', action='store_true',
                         help='no progress bar')
     g = parser.add_argument_group(
@@ -80,17 +72,8 @@ def add_arguments(parser):
         'ones; see docs/newsearch.rst)')
     g.add_argument('--no-difference', action='store_true',
                    help='run the report\'s §7 search alone')
-    g.add_argument('--difference-nsigma', type=float, default=6.0,
-                   metavar='N', help='matched-filter threshold in noise units '
-                   'of the ratio image (default 6)')
-    g.add_argument('--difference-kernels', default='1,2,4', metavar='S,S,..',
-                   help='Gaussian sigmas (pixels) of the matched filters '
-                        '(default 1,2,4)')
-    g.add_argument('--min-reference', type=int, default=1, metavar='N',
-                   help='earlier epochs needed before an epoch is searched '
-                        '(default 1)')
-    g.add_argument('--max-reference', type=int, default=5, metavar='N',
-                   help='earlier epochs in the median reference (default 5)')
+    add_parameters(g, MONITORING, ('difference_nsigma', 'difference_kernels',
+                                   'min_reference', 'max_reference'))
     g.add_argument('--unflashed', action='append', default=[],
                    metavar='DARK', help='un-flashed dark for the light-path '
                    'test of new candidates (may be repeated)')
@@ -140,14 +123,12 @@ def _validate(args, files):
     from ..detect import FindParameters
     from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
-    from ..validate import check_figure_format, check_integer, check_number
-    check_number(args.tolerance, '--tolerance', minimum=0, inclusive=False)
-    check_number(args.change_nsigma, '--change-nsigma', minimum=0,
-                 inclusive=False)
-    check_integer(args.vanish_after, '--vanish-after', minimum=1)
-    check_integer(args.workers, '--workers', minimum=1, allow_none=True)
-    for opt, name in (('--median-size', 'median_size'),
-                      ('--nsigma', 'nsigma'), ('--min-area', 'min_area')):
+    from ..validate import check_figure_format, check_parameter
+    for name in ('tolerance', 'change_nsigma', 'vanish_after', 'workers'):
+        p = MONITORING[name]
+        check_parameter(getattr(args, name), p, p.option)
+    for name in MONITOR_DETECTION:
+        opt = DETECTION[name].option
         try:
             FindParameters(**{name: getattr(args, name)})
         except AcsFlecksError as exc:
@@ -202,8 +183,7 @@ def run(args):
         art = monitor_epochs(
             files, db=args.db, tolerance=args.tolerance, scheduler=scheduler,
             workers=args.workers,
-            find_kwargs={'median_size': args.median_size,
-                         'nsigma': args.nsigma, 'min_area': args.min_area},
+            find_kwargs={k: getattr(args, k) for k in MONITOR_DETECTION},
             change_nsigma=args.change_nsigma, vanish_after=args.vanish_after,
             output=args.output, progress=False if args.no_progress else None,
             difference=difference, unflashed=args.unflashed,

@@ -18,7 +18,7 @@ Examples::
     acs_flecks simulate discovery sim/ --window 200 --kinds dkc,flat
 """
 
-from ..defaults import KINDS, SCENARIOS
+from ..parameters import KINDS, SCENARIOS
 
 NAME = 'simulate'
 HELP = 'write simulated ACS/WFC files and their truth'

@@ -18,13 +18,17 @@ Example::
 
 import os
 
-from ..defaults import COMBINE_RULES
+from ..parameters import CHARACTERIZATION, COMBINE_RULES
+from ..parameters import add_arguments as add_parameters
+
+#: The characterization stage's cutout (40 pixels, report §6.1) as NXxNY.
+BOX_DEFAULT = '{0}x{0}'.format(CHARACTERIZATION.defaults.box)
 
 NAME = 'transmissivity'
 HELP = 'per-filter transmissivity, master aperture and bad pixels of a fleck (§6.1)'
 
 
-def add_position_arguments(parser, *, box_default='40x40'):
+def add_position_arguments(parser, *, box_default=BOX_DEFAULT):
     """--ccdchip, --x, --y, --box, -o (shared by the characterization commands)."""
     parser.add_argument('--ccdchip', type=int, required=True, choices=(1, 2),
                         help='chip: 1 = WFC1, 2 = WFC2')
@@ -65,7 +69,7 @@ def check_position_arguments(args, inputs, *, thresholds=()):
     from ..characterize import parse_box
     from ..exceptions import AcsFlecksError
     from ..utils import OutputGuard
-    from ..validate import check_chip_position, check_number
+    from ..validate import check_chip_position, check_parameter
 
     for path in inputs:
         if not os.path.isfile(path):
@@ -77,8 +81,8 @@ def check_position_arguments(args, inputs, *, thresholds=()):
     except AcsFlecksError as exc:
         raise AcsFlecksError(f'--box: {exc}') from None
     for name in thresholds:
-        check_number(getattr(args, name), '--' + name.replace('_', '-'),
-                     minimum=0, maximum=1, inclusive=False)
+        p = CHARACTERIZATION[name]
+        check_parameter(getattr(args, name), p, p.option)
     guard = OutputGuard(inputs=inputs)
     guard.directory(args.outdir, option='-o')
     return guard
@@ -94,17 +98,11 @@ def add_arguments(parser):
                              'sets: check, later: stability); default the '
                              'latest complete set')
     add_position_arguments(parser)
-    parser.add_argument('--aperture-threshold', type=float, default=0.05,
-                        help='blocking fraction defining a filter aperture (default 0.05)')
-    parser.add_argument('--badpix-threshold', type=float, default=0.5,
-                        help='transmissivity under which a pixel is bad (default 0.5)')
-    parser.add_argument('--combine', default='bluest',
-                        help=f'rule combining filters for bad pixels: '
-                             f'{", ".join(COMBINE_RULES)} or a filter name '
-                             '(default bluest = F435W, as in the report)')
-    parser.add_argument('--background', default='plane',
-                        choices=('plane', 'poly2', 'median'),
-                        help='local background model (default plane)')
+    add_parameters(parser, CHARACTERIZATION, (
+        'aperture_threshold', 'badpix_threshold', 'combine', 'background'),
+        help={'badpix_threshold': 'transmissivity under which a pixel is bad',
+              'combine': 'rule combining filters for bad pixels: '
+                         f'{", ".join(COMBINE_RULES)} or a filter name'})
     parser.add_argument('--before', nargs='+', metavar='FLAT', default=None,
                         help='flats of an earlier date for the thumbnail figure')
 

@@ -43,16 +43,18 @@ import logging
 import numpy as np
 
 from ..exceptions import AcsFlecksError
+from ..parameters import DETECTION
 
 __all__ = ['DEBLEND_NLEVELS', 'DEBLEND_CONTRAST', 'SEXTRACTOR_BRANCH_AREA',
            'check_deblend_parameters', 'deblend_segments']
 
 log = logging.getLogger(__name__)
 
-#: SExtractor's default ``DEBLEND_NTHRESH``.
-DEBLEND_NLEVELS = 32
+#: SExtractor's default ``DEBLEND_NTHRESH`` (declared with the detection
+#: stage's parameters, `acs_flecks.parameters.DETECTION`).
+DEBLEND_NLEVELS = DETECTION.defaults.deblend_nlevels
 #: SExtractor's default ``DEBLEND_MINCONT``.
-DEBLEND_CONTRAST = 0.005
+DEBLEND_CONTRAST = DETECTION.defaults.deblend_contrast
 #: SExtractor's minimum branch area, ``min(DETECT_MINAREA, MAXDEBAREA)``
 #: with ``MAXDEBAREA = 3`` (``define.h``, ``prefs.c``).
 SEXTRACTOR_BRANCH_AREA = 3

@@ -75,6 +75,7 @@ from ..coords import image_to_chip, index_to_pixel
 from ..dq import DIFFERENCE_DQ_MASK
 from ..exceptions import AcsFlecksError
 from ..jit import njit
+from ..parameters import MONITORING
 from .normalize import box_statistics, expand_grid, smooth_background
 
 __all__ = ['DIFFERENCE_DQ_MASK', 'DifferenceParameters', 'normalize_chip',
@@ -119,13 +120,15 @@ class DifferenceParameters:
         DQ bits masked in the epoch and in the references.
     """
 
-    nsigma: float = 6.0
-    kernels: tuple = field(default=(1.0, 2.0, 4.0))
-    pixel_nsigma: float = 2.0
-    min_pixels: int = 3
-    box: int = 128
-    min_reference: int = 1
-    max_reference: int = 5
+    # defaults: the monitoring stage of acs_flecks.parameters
+    nsigma: float = MONITORING.defaults.difference_nsigma
+    kernels: tuple = field(default=tuple(
+        float(k) for k in MONITORING.defaults.difference_kernels.split(',')))
+    pixel_nsigma: float = MONITORING.defaults.difference_pixel_nsigma
+    min_pixels: int = MONITORING.defaults.difference_min_pixels
+    box: int = MONITORING.defaults.difference_box
+    min_reference: int = MONITORING.defaults.min_reference
+    max_reference: int = MONITORING.defaults.max_reference
     mask_flags: int = DIFFERENCE_DQ_MASK
 
     def __post_init__(self):

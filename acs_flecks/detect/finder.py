@@ -54,8 +54,7 @@ from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..io import open_image
 from ..jit import njit
 from .catalog import measure_sources, stack_catalogs
-from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
-                      check_deblend_parameters, deblend_segments)
+from .deblend import check_deblend_parameters, deblend_segments
 from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
                       median_brackets, median_of_padded)
 from .normalize import (background_and_noise, background_noise_grids,
@@ -69,8 +68,13 @@ log = logging.getLogger(__name__)
 
 # DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
 # detector pixel, what this package writes for fleck pixels); defined in
-# acs_flecks.defaults (light, for the command line's --help).
+# acs_flecks.dq (light, for the command line's --help).
 from ..dq import DEFAULT_MASK_FLAGS  # noqa: E402
+# The defaults of every search parameter: the detection stage of
+# acs_flecks.parameters (their one definition).
+from ..parameters import DETECTION  # noqa: E402
+
+_D = DETECTION.defaults
 
 
 @dataclass(frozen=True)
@@ -107,16 +111,16 @@ class FindParameters:
         `~acs_flecks.detect.deblend`).
     """
 
-    median_size: int = 15
-    nsigma: float = 5.0
-    min_area: int = 25
-    mask_flags: int = DEFAULT_MASK_FLAGS
-    box: int = 128
-    median_mode: str = 'reflect'
-    deblend: bool = True
-    deblend_nlevels: int = DEBLEND_NLEVELS
-    deblend_contrast: float = DEBLEND_CONTRAST
-    deblend_min_area: int = None
+    median_size: int = _D.median_size
+    nsigma: float = _D.nsigma
+    min_area: int = _D.min_area
+    mask_flags: int = _D.mask_flags
+    box: int = _D.box
+    median_mode: str = _D.median_mode
+    deblend: bool = _D.deblend
+    deblend_nlevels: int = _D.deblend_nlevels
+    deblend_contrast: float = _D.deblend_contrast
+    deblend_min_area: int = _D.deblend_min_area
 
     def __post_init__(self):
         check_median_size(self.median_size)
@@ -514,12 +518,13 @@ def _segments(above, min_area, out=None):
     return SegmentationImage(labels)
 
 
-def find_artifacts_in_chip(sci, dq=None, *, median_size=15, nsigma=5.0,
-                           min_area=25, mask_flags=DEFAULT_MASK_FLAGS,
-                           box=128, median_mode='reflect', deblend=True,
-                           deblend_nlevels=DEBLEND_NLEVELS,
-                           deblend_contrast=DEBLEND_CONTRAST,
-                           deblend_min_area=None, ccdchip=1,
+def find_artifacts_in_chip(sci, dq=None, *, median_size=_D.median_size,
+                           nsigma=_D.nsigma, min_area=_D.min_area,
+                           mask_flags=_D.mask_flags, box=_D.box,
+                           median_mode=_D.median_mode, deblend=_D.deblend,
+                           deblend_nlevels=_D.deblend_nlevels,
+                           deblend_contrast=_D.deblend_contrast,
+                           deblend_min_area=_D.deblend_min_area, ccdchip=1,
                            ltv=(0.0, 0.0), file='', path=None, threads=None,
                            return_prepared=False):
     """
@@ -654,12 +659,13 @@ def _check_flashed(image):
             'artifacts are expected'))
 
 
-def find_artifacts(image, *, median_size=15, nsigma=5.0, min_area=25,
-                   chips=None, mask_flags=DEFAULT_MASK_FLAGS, box=128,
-                   median_mode='reflect', deblend=True,
-                   deblend_nlevels=DEBLEND_NLEVELS,
-                   deblend_contrast=DEBLEND_CONTRAST, deblend_min_area=None,
-                   workers=None):
+def find_artifacts(image, *, median_size=_D.median_size, nsigma=_D.nsigma,
+                   min_area=_D.min_area, chips=None,
+                   mask_flags=_D.mask_flags, box=_D.box,
+                   median_mode=_D.median_mode, deblend=_D.deblend,
+                   deblend_nlevels=_D.deblend_nlevels,
+                   deblend_contrast=_D.deblend_contrast,
+                   deblend_min_area=_D.deblend_min_area, workers=None):
     """
     Find dark artifacts (flecks, freckles) in a flashed dark (report §7).
 

@@ -38,7 +38,7 @@ from astropy.table import Table
 from astropy.time import Time
 from matplotlib.figure import Figure
 
-from ..defaults import DATE_OF_ORIGIN
+from ..parameters import DATE_OF_ORIGIN
 from ..exceptions import AcsFlecksError, InputFileError
 from ..figures import (chip_region, fleck_table, plot_daily_superdark,
                        plot_flashed_dark_region, plot_flashed_unflashed,

@@ -85,8 +85,11 @@ __all__ = ['classify_history', 'STATUSES', 'CHANGE_FLOORS',
 STATUSES = ('stable', 'new', 'vanished', 'changed', 'transient')
 
 # Default threshold (in units of the uncertainty) for ``changed``: defined
-# in acs_flecks.defaults (light, for the command line's --help).
-from ..defaults import DEFAULT_CHANGE_NSIGMA  # noqa: E402
+# by the monitoring stage in acs_flecks.parameters.
+from ..parameters import MONITORING  # noqa: E402
+
+DEFAULT_CHANGE_NSIGMA = MONITORING.defaults.change_nsigma
+_VANISH_AFTER = MONITORING.defaults.vanish_after
 
 #: Default significance of a forced measurement that counts as "present".
 DEFAULT_FORCED_NSIGMA = 3.0
@@ -290,7 +293,8 @@ def _combine(det, det_rank, det_chip, track):
 
 
 def classify_history(epochs, detections, *, tolerance=DEFAULT_TOLERANCE,
-                     change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
+                     change_nsigma=DEFAULT_CHANGE_NSIGMA,
+                     vanish_after=_VANISH_AFTER,
                      verify=None, forced_nsigma=DEFAULT_FORCED_NSIGMA,
                      edge_margin=0.0):
     """

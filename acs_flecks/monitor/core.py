@@ -25,6 +25,7 @@ from astropy.table import QTable, vstack
 
 from ..exceptions import InputFileError, SkippedFileWarning
 from ..io import FLECK_DETECTORS, ACSImage, check_detector, check_detectors
+from ..parameters import MONITORING
 from .classify import DEFAULT_CHANGE_NSIGMA
 from .crossmatch import DEFAULT_TOLERANCE
 from .history import DuplicateEpoch, HistoryDatabase, file_checksum
@@ -168,8 +169,8 @@ def _find_parameters(find_kwargs):
 
 def monitor_epochs(files, *, db, tolerance=DEFAULT_TOLERANCE, scheduler=None,
                    workers=None, find_kwargs=None,
-                   change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
-                   output=None, progress=None, finder=None, timeout=30.0,
+                   change_nsigma=DEFAULT_CHANGE_NSIGMA,
+                   vanish_after=MONITORING.defaults.vanish_after, output=None, progress=None, finder=None, timeout=30.0,
                    difference=True, unflashed=None, include=None):
     """
     Search epochs for artifacts, update the history and classify.

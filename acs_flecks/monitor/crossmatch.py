@@ -47,9 +47,11 @@ from ..detect.footprint import footprint_keys, footprints_touch
 __all__ = ['match_positions', 'build_tracks', 'associate_detections',
            'DEFAULT_TOLERANCE']
 
-# Default matching radius in pixels (why 3: see acs_flecks.defaults, its
-# one definition, light for the command line's --help).
-from ..defaults import DEFAULT_TOLERANCE  # noqa: E402
+# Default matching radius in pixels (why 3: see the monitoring stage in
+# acs_flecks.parameters, its one definition).
+from ..parameters import MONITORING  # noqa: E402
+
+DEFAULT_TOLERANCE = MONITORING.defaults.tolerance
 
 
 def match_positions(reference, candidates, *, tolerance=DEFAULT_TOLERANCE):

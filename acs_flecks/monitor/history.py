@@ -44,6 +44,7 @@ import numpy as np
 from astropy.table import Table
 
 from ..exceptions import AcsFlecksError, HistoryDatabaseError
+from ..parameters import MONITORING
 from ..utils import atomic_output, write_ecsv
 from .classify import (ARTIFACT_COLUMNS, DEFAULT_CHANGE_NSIGMA,
                        artifacts_from_rows, classify_history)
@@ -829,7 +830,8 @@ class HistoryDatabase:
         return verify, new_rows
 
     def classify(self, *, tolerance=DEFAULT_TOLERANCE,
-                 change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1,
+                 change_nsigma=DEFAULT_CHANGE_NSIGMA,
+                 vanish_after=MONITORING.defaults.vanish_after,
                  verify=True, _store=False):
         """Cross-match and classify the stored detections.
 
@@ -870,7 +872,8 @@ class HistoryDatabase:
                 'find_parameters': self.find_parameters or {}}
 
     def reclassify(self, *, tolerance=DEFAULT_TOLERANCE,
-                   change_nsigma=DEFAULT_CHANGE_NSIGMA, vanish_after=1):
+                   change_nsigma=DEFAULT_CHANGE_NSIGMA,
+                   vanish_after=MONITORING.defaults.vanish_after):
         """Re-derive and store the artifacts table (one transaction).
 
         Returns the artifacts `~astropy.table.QTable`."""

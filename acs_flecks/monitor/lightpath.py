@@ -51,6 +51,7 @@ from ..coords import chip_to_image, pixel_to_index
 from ..dq import LIGHTPATH_DQ_MASK
 from ..exceptions import InputFileError
 from ..io import open_image
+from ..parameters import MONITORING
 
 __all__ = ['lightpath_test', 'measure_deficit', 'VERDICTS',
            'LIGHTPATH_DQ_MASK']
@@ -169,7 +170,8 @@ def _open(path, role, flashed):
     return image
 
 
-def lightpath_test(flashed, unflashed, positions, *, nsigma=5.0,
+def lightpath_test(flashed, unflashed, positions, *,
+                   nsigma=MONITORING.defaults.lightpath_nsigma,
                    radius=None):
     """
     Tell particles in the light path from CCD defects (report §3).

@@ -42,6 +42,7 @@ from ..detect.difference import (DifferenceParameters, normalize_chip,
                                  ratio_image, search_ratio)
 from ..exceptions import AcsFlecksError, SkippedFileWarning
 from ..io import ACSImage
+from ..parameters import MONITORING
 from .crossmatch import DEFAULT_TOLERANCE
 
 __all__ = ['update_difference_search', 'difference_parameters']
@@ -166,9 +167,9 @@ def _lightpath_filter(cands, epoch_path, mjd, darks, nsigma, summary):
     return cands[keep]
 
 
-def update_difference_search(database, params, *, tolerance=DEFAULT_TOLERANCE,
-                             unflashed=None, lightpath_nsigma=5.0,
-                             summary=None):
+def update_difference_search(
+        database, params, *, tolerance=DEFAULT_TOLERANCE, unflashed=None,
+        lightpath_nsigma=MONITORING.defaults.lightpath_nsigma, summary=None):
     """
     Run the new-artifact search on every epoch of a history that needs it.
 

@@ -48,8 +48,8 @@ __all__ = ['SCENARIOS', 'KINDS', 'DATE_OF_ORIGIN', 'ANNEAL_CYCLE_STARTS',
            'LIFETIME_CYCLE_STARTS', 'LIFETIME_EVENTS', 'lifetime_events']
 
 # Scenario names, file kinds (in the order they are written) and the date
-# the three flecks appeared (report §2): defined in acs_flecks.defaults.
-from ..defaults import DATE_OF_ORIGIN, KINDS, SCENARIOS  # noqa: E402
+# the three flecks appeared (report §2): defined in acs_flecks.parameters.
+from ..parameters import DATE_OF_ORIGIN, KINDS, SCENARIOS  # noqa: E402
 
 #: First day of each anneal cycle of the 'discovery' timeline.  A cycle ends
 #: two days before the next starts (the anneal is the day in between), as in
