@@ -87,11 +87,9 @@ def _region_path(base, tag, many):
 
 
 #: Imported in the background while the chips are read and median filtered
-#: (GIL-free): what the segmentation and the catalogue need afterwards.
-#: matplotlib: photutils' SourceCatalog imports it (and skimage) on creation
-#: to record their versions in its metadata (photutils.utils._misc).
-PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation',
-           'matplotlib')
+#: (GIL-free): what the segmentation and the deblending need afterwards
+#: (photutils is not needed: see acs_flecks.detect.segmentation).
+PRELOAD = ('scipy.ndimage', 'skimage.segmentation')
 
 
 def run(args):
