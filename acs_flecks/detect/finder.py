@@ -32,7 +32,15 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
 
 `find_artifacts_in_chip` does not build the full-size inverted and
 background images (`prepare_chip` does, for figures and SExtractor):
-see `_search_images`.  Both chips are searched at once in threads (the
+see `_search_images`.  The two paths share every step but the median
+(exact everywhere for the figures, `~acs_flecks.detect.medfilt.median_brackets`
+with exact values only where the catalogue depends on them for the search)
+and the thresholding pass that follows it: the mask, level and padding
+(`_filtered_and_level`), the box grids, the noise map (`_noise_map`), the
+segmentation, deblending and measurements are the same functions, and
+``tests/test_detect.py`` and ``tests/test_detect_fastpath.py`` check that
+the two give the same images where the catalogue uses them and the same
+catalogue bytes.  Both chips are searched at once in threads (the
 numba kernels and most numpy work release the GIL); with fewer chips
 than CPUs, the median filter of a chip also runs in bands of rows on
 several threads.
@@ -60,8 +68,8 @@ from .deblend import (DEBLEND_CONTRAST, DEBLEND_NLEVELS,
                       check_deblend_parameters, deblend_segments)
 from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
                       median_brackets, median_of_padded)
-from .normalize import (background_and_noise, background_noise_grids,
-                        expand_grid, expand_taps, smooth_background)
+from .normalize import (background_noise_grids, expand_grid, expand_taps,
+                        smooth_background)
 from .segmentation import segment_above
 
 __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
@@ -222,10 +230,23 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
         sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
         return_mask=True)
     inverted = _deficit(filtered, level)
-    background, noise = background_and_noise(inverted, box=p.box)
+    bkg_grid, rms_grid = background_noise_grids(inverted, box=p.box)
+    background = expand_grid(bkg_grid, inverted.shape, box=p.box,
+                             extrapolate=False)
+    noise = _noise_map(rms_grid, inverted.shape, p)
+    return PreparedChip(filtered, level, inverted, background, noise, mask)
+
+
+def _noise_map(rms_grid, shape, p, *, out=None):
+    """The noise map of the search from its box grid (both paths):
+    interpolated, held constant beyond the outer box centres (an
+    extrapolated noise could fall towards zero at the edges), floored, and
+    widened near the edges (`edge_noise_factors`)."""
+    noise = expand_grid(rms_grid, shape, box=p.box, extrapolate=False,
+                        out=out)
     np.maximum(noise, _noise_floor(noise), out=noise)
     _widen_edge_noise(noise, p.median_size, p.median_mode)
-    return PreparedChip(filtered, level, inverted, background, noise, mask)
+    return noise
 
 
 def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
@@ -390,11 +411,8 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
     del sub
     # the noise map goes into the memory of the median's (encoded) input
     ny, nx = brackets.shape
-    noise = expand_grid(rms_grid, brackets.shape, box=p.box,
-                        extrapolate=False, out=padded[:ny, :nx])
+    noise = _noise_map(rms_grid, brackets.shape, p, out=padded[:ny, :nx])
     del padded
-    np.maximum(noise, _noise_floor(noise), out=noise)
-    _widen_edge_noise(noise, p.median_size, p.median_mode)
     rows, i0, w0, w1 = expand_taps(bkg_grid, brackets.shape, box=p.box,
                                    extrapolate=False)
     packed, size, coarse, below = brackets.exact_args()
