@@ -118,7 +118,6 @@ def breakdown(path, output):
                                              smooth_background)
     from acs_flecks.detect.segmentation import segment_above
     from acs_flecks.io import ACSImage
-    from skimage.segmentation import watershed  # noqa: F401 (deblending)
     # loading the compiled kernels from the cache: one call of each on a
     # tiny chip (what the first call in a process pays)
     yy, xx = np.mgrid[:64, :64]

@@ -87,9 +87,10 @@ def _region_path(base, tag, many):
 
 
 #: Imported in the background while the chips are read and median filtered
-#: (GIL-free): what the segmentation and the deblending need afterwards
-#: (photutils is not needed: see acs_flecks.detect.segmentation).
-PRELOAD = ('scipy.ndimage', 'skimage.segmentation')
+#: (GIL-free): what the segmentation needs afterwards (photutils is not
+#: needed, see acs_flecks.detect.segmentation; scikit-image is imported by
+#: the deblending only when a segment splits).
+PRELOAD = ('scipy.ndimage',)
 
 
 def run(args):

@@ -167,7 +167,6 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
     """Labels 1..n of the branches of one segment (cut-out), or None if it
     does not split."""
     from scipy import ndimage
-    from skimage.segmentation import watershed
 
     vals = data[inside]
     peak = float(vals.max())
@@ -227,6 +226,10 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
                 ok[k][i] = False
     if ok[0][0] or len(chosen) < 2:
         return None
+    # imported only when a segment does split: scikit-image costs ~0.5 CPU
+    # s to import, and most files have no blend to split
+    from skimage.segmentation import watershed
+
     markers = np.zeros(data.shape, np.int32)
     for n, (k, j) in enumerate(chosen, start=1):
         markers[levels[k] == j] = n
