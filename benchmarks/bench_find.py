@@ -116,9 +116,8 @@ def breakdown(path, output):
     from acs_flecks.detect.normalize import (background_noise_grids,
                                              expand_grid, expand_taps,
                                              smooth_background)
+    from acs_flecks.detect.segmentation import segment_above
     from acs_flecks.io import ACSImage
-    import photutils.segmentation  # noqa: F401
-    import skimage.segmentation  # noqa: F401
     # loading the compiled kernels from the cache: one call of each on a
     # tiny chip (what the first call in a process pays)
     yy, xx = np.mgrid[:64, :64]
@@ -163,7 +162,7 @@ def breakdown(path, output):
         data, above, n_above = finder._data_and_above_bracketed(
             level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed,
             size, coarse, below, br.lower)
-        segm = finder._segments(above, p.min_area)
+        segm = segment_above(above, p.min_area)
         if segm is not None:
             segm = deblend_segments(data, segm, noise=noise, nsigma=p.nsigma,
                                     branch_area=p.min_area, copy=False)

@@ -402,7 +402,7 @@ class TestFastPathIdentical:
     def test_segments_equal_detect_sources(self, min_area):
         from photutils.segmentation import detect_sources
 
-        from acs_flecks.detect.finder import _segments
+        from acs_flecks.detect.segmentation import segment_above as _segments
         rng = np.random.default_rng(5)
         data = rng.normal(0, 1, (200, 260)).astype(np.float32)
         data[50:60, 40:47] += 5

@@ -1,12 +1,14 @@
 """The fast search (bracketed median, exact only where the catalogue
-depends on it) gives the catalogue of the scipy-median path, byte for byte,
-on a full WFC chip with artifacts at the edges and corners."""
+depends on it; segmentation and measurements without photutils) gives the
+catalogue of the scipy-median path with photutils' ``detect_sources`` and
+``SourceCatalog``, byte for byte, on a full WFC chip with artifacts at the
+edges and corners."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from acs_flecks.detect import finder
+from acs_flecks.detect import catalog, finder
 from acs_flecks.detect.catalog import write_catalog
 
 
@@ -17,6 +19,34 @@ def scipy_median_of_padded(padded, *, size=15, threads=None):
     half = size // 2
     out = ndimage.median_filter(padded, size=size, mode='reflect')
     return np.ascontiguousarray(out[half:-half, half:-half])
+
+
+def photutils_segments(above, min_area, *, out=None):
+    """The report's segmentation, by photutils itself."""
+    import warnings
+
+    from photutils.segmentation import detect_sources
+    from photutils.utils.exceptions import NoDetectionsWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', NoDetectionsWarning)
+        return detect_sources(above.astype(np.float32), 0.5,
+                              n_pixels=min_area, connectivity=8)
+
+
+def photutils_properties(data, segm):
+    """The measurements by photutils' SourceCatalog."""
+    from photutils.segmentation import SourceCatalog
+    cat = SourceCatalog(data, segm)
+    out = {}
+    for name in ('labels', 'x_centroid', 'y_centroid', 'bbox_xmin',
+                 'bbox_xmax', 'bbox_ymin', 'bbox_ymax', 'area',
+                 'segment_flux', 'max_value', 'semimajor_axis',
+                 'semiminor_axis', 'ellipticity', 'orientation'):
+        v = getattr(cat, name)
+        if name == 'orientation':
+            v = v.to_value('deg')
+        out[name] = np.asarray(getattr(v, 'value', v))
+    return out
 
 
 def deficit(img, x, y, depth, sigma):
@@ -61,9 +91,11 @@ def assert_same_catalogue(sci, dq, tmp_path, monkeypatch, *, min_rows):
     fast = finder.find_artifacts_in_chip(sci, dq, ccdchip=2, file='f.fits',
                                          threads=2)
     # the reference: the full median by scipy, the full-size images of
-    # prepare_chip and photutils' detect_sources
+    # prepare_chip, photutils' detect_sources and SourceCatalog
     with monkeypatch.context() as m:
         m.setattr(finder, 'median_of_padded', scipy_median_of_padded)
+        m.setattr(finder, 'segment_above', photutils_segments)
+        m.setattr(catalog, '_source_properties', photutils_properties)
         ref, prep = finder.find_artifacts_in_chip(
             sci, dq, ccdchip=2, file='f.fits', threads=2,
             return_prepared=True)

@@ -74,11 +74,10 @@ def _region_path(base, tag, many):
 
 
 #: Imported in the background while the chips are read and median filtered
-#: (GIL-free): what the segmentation and the catalogue need afterwards.
-#: matplotlib: photutils' SourceCatalog imports it (and skimage) on creation
-#: to record their versions in its metadata (photutils.utils._misc).
-PRELOAD = ('scipy.ndimage', 'photutils.segmentation', 'skimage.segmentation',
-           'matplotlib')
+#: (GIL-free): what the segmentation needs afterwards (photutils is not
+#: needed, see acs_flecks.detect.segmentation; scikit-image is imported by
+#: the deblending only when a segment splits).
+PRELOAD = ('scipy.ndimage',)
 
 
 def run(args):

@@ -9,7 +9,7 @@ comparison with earlier epochs (`acs_flecks.detect.difference`).
 """
 
 from . import (catalog, deblend, difference, finder, footprint, medfilt,
-               normalize)
+               normalize, segmentation)
 from .catalog import *  # noqa: F401,F403
 from .deblend import *  # noqa: F401,F403
 from .difference import *  # noqa: F401,F403
@@ -17,7 +17,8 @@ from .finder import *  # noqa: F401,F403
 from .footprint import *  # noqa: F401,F403
 from .medfilt import *  # noqa: F401,F403
 from .normalize import *  # noqa: F401,F403
+from .segmentation import *  # noqa: F401,F403
 
 __all__ = (catalog.__all__ + deblend.__all__ + difference.__all__
            + finder.__all__ + footprint.__all__ + medfilt.__all__
-           + normalize.__all__)
+           + normalize.__all__ + segmentation.__all__)

@@ -62,13 +62,20 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     """
     Measure the detected artifacts of one chip.
 
+    The measurements are those of `photutils.segmentation.SourceCatalog`
+    (no local background, no convolved image), computed by
+    `_source_properties` with photutils' own operations in its order, so
+    that the values are the same to the last bit (a test compares them);
+    see `_source_properties` for why photutils is not called.
+
     Parameters
     ----------
     data : 2-D array
         The background-subtracted inverted image, ``100 x (1 - image)``
         (percent deficit).
-    segm : `~photutils.segmentation.SegmentationImage` or `None`
-        The detections (`None`: nothing detected).
+    segm : `~acs_flecks.detect.segmentation.Segments` or `None`
+        The detections (`None`: nothing detected; a photutils
+        `~photutils.segmentation.SegmentationImage` also works).
     ccdchip : int
         CCDCHIP of the chip.
     ltv : tuple of float
@@ -83,29 +90,24 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     -------
     `~astropy.table.QTable`
         Columns `CATALOG_COLUMNS` (``footprint``: the segment's pixels,
-        see `acs_flecks.detect.footprint`); photutils 3 names (``x_centroid``,
-        ``semimajor_axis``) are mapped to the catalog's.
+        see `acs_flecks.detect.footprint`).
     """
-    from photutils.segmentation import SourceCatalog
-
     if segm is None or segm.n_labels == 0:
         return empty_catalog()
-    cat = SourceCatalog(data, segm)
-    # photutils: 0-indexed positions, pixel centres at integers
-    xi, yi = index_to_pixel(np.asarray(cat.y_centroid),
-                            np.asarray(cat.x_centroid))
+    cat = _source_properties(data, segm)
+    # 0-indexed positions, pixel centres at integers (photutils' convention)
+    xi, yi = index_to_pixel(cat['y_centroid'], cat['x_centroid'])
     x, y = image_to_chip(xi, yi, ltv)
-    bx0, by0 = image_to_chip(*index_to_pixel(np.asarray(cat.bbox_ymin),
-                                             np.asarray(cat.bbox_xmin)), ltv)
-    bx1, by1 = image_to_chip(*index_to_pixel(np.asarray(cat.bbox_ymax),
-                                             np.asarray(cat.bbox_xmax)), ltv)
-    area = np.asarray(cat.area.value if hasattr(cat.area, 'value')
-                      else cat.area, dtype=float)
-    flux = np.asarray(cat.segment_flux, dtype=float)
+    bx0, by0 = image_to_chip(*index_to_pixel(cat['bbox_ymin'],
+                                             cat['bbox_xmin']), ltv)
+    bx1, by1 = image_to_chip(*index_to_pixel(cat['bbox_ymax'],
+                                             cat['bbox_xmax']), ltv)
+    area = np.asarray(cat['area'], dtype=float)
+    flux = np.asarray(cat['segment_flux'], dtype=float)
     if noise is not None:
-        rows = np.clip(np.round(cat.y_centroid).astype(int), 0,
+        rows = np.clip(np.round(cat['y_centroid']).astype(int), 0,
                        data.shape[0] - 1)
-        cols = np.clip(np.round(cat.x_centroid).astype(int), 0,
+        cols = np.clip(np.round(cat['x_centroid']).astype(int), 0,
                        data.shape[1] - 1)
         nval = np.asarray(noise)[rows, cols].astype(float)
     else:
@@ -114,7 +116,7 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     table = QTable()
     table['file'] = np.array([file] * n, dtype=f'U{max(len(file), 1)}')
     table['ccdchip'] = np.full(n, int(ccdchip))
-    table['label'] = np.asarray(cat.labels, dtype=int)
+    table['label'] = np.asarray(cat['labels'], dtype=int)
     table['x'] = np.asarray(x, float) * u.pix
     table['y'] = np.asarray(y, float) * u.pix
     table['area'] = area * u.pix ** 2
@@ -122,11 +124,11 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     table['bbox_xmax'] = np.round(bx1).astype(int)
     table['bbox_ymin'] = np.round(by0).astype(int)
     table['bbox_ymax'] = np.round(by1).astype(int)
-    table['semimajor_sigma'] = _value(cat.semimajor_axis) * u.pix
-    table['semiminor_sigma'] = _value(cat.semiminor_axis) * u.pix
-    table['ellipticity'] = _value(cat.ellipticity) * u.dimensionless_unscaled
-    table['orientation'] = _value(cat.orientation, u.deg) * u.deg
-    table['peak_deficit'] = np.asarray(cat.max_value, float) * u.percent
+    table['semimajor_sigma'] = cat['semimajor_axis'] * u.pix
+    table['semiminor_sigma'] = cat['semiminor_axis'] * u.pix
+    table['ellipticity'] = cat['ellipticity'] * u.dimensionless_unscaled
+    table['orientation'] = cat['orientation'] * u.deg
+    table['peak_deficit'] = np.asarray(cat['max_value'], float) * u.percent
     table['mean_deficit'] = flux / area * u.percent
     table['isophotal_sum'] = flux * u.percent * u.pix ** 2
     table['noise'] = nval * u.percent
@@ -136,10 +138,115 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
     return table
 
 
-def _value(q, unit=None):
-    if hasattr(q, 'unit') and q.unit is not None:
-        return np.asarray(q.to_value(unit) if unit else q.value, float)
-    return np.asarray(q, float)
+# photutils.segmentation.SourceCatalog's measurements, written out because
+# importing photutils.segmentation costs ~1 CPU s (scipy.signal and
+# scipy.stats; about as much as the whole search of a chip), and its
+# SourceCatalog also imports matplotlib and scikit-image to record their
+# versions.  Every line follows photutils 3.0 (segmentation/catalog.py:
+# _data_values, _moment_data_cutouts, moments, moments_central, _covariance,
+# covariance_eigvals, orientation), with the same numpy operations in the
+# same order, so the numbers are identical bit for bit
+# (tests/test_detect.py::TestMeasureSources compares all of them).
+def _source_properties(data, segm):
+    """The properties of `measure_sources` (0-indexed, photutils' names):
+    a dict of 1-D arrays in the order of ``segm.labels``."""
+    data = np.asanyarray(data)
+    labels = segm.labels
+    slices = segm.slices
+    seg = segm.data
+    values = []
+    moments = []
+    all_masked = []
+    for label, slc in zip(labels, slices):
+        cut = data[slc]
+        segmask = seg[slc] != label
+        total = segmask | ~np.isfinite(cut)
+        all_masked.append(bool(np.all(total)))
+        vals = np.ma.masked_array(cut.astype(float, copy=True),
+                                  mask=total).compressed()
+        values.append(vals if len(vals) > 0 else np.array([np.nan]))
+        arr = cut.copy()
+        arr[~np.isfinite(cut) | (cut < 0) | segmask] = 0.0
+        moments.append(arr)
+    bbox_xmin = np.array([slc[1].start for slc in slices])
+    bbox_ymin = np.array([slc[0].start for slc in slices])
+    all_masked = np.array(all_masked, bool)
+    sizes = np.array([len(v) for v in values])
+    splits = np.concatenate(([0], np.cumsum(sizes[:-1])))
+    concat = np.concatenate(values)
+    localbkg = np.zeros(len(labels))
+    area = sizes.astype(float)
+    area[all_masked] = np.nan
+    flux = np.add.reduceat(concat, splits)
+    flux -= area * localbkg
+    peak = np.maximum.reduceat(concat, splits)
+    peak -= localbkg
+    raw = []
+    for arr in moments:
+        ny, nx = arr.shape
+        y = np.arange(ny, dtype=float)
+        x = np.arange(nx, dtype=float)
+        yp = np.column_stack([np.ones(ny), y, y * y, y ** 3])
+        xp = np.column_stack([np.ones(nx), x, x * x, x ** 3])
+        raw.append(yp.T @ arr @ xp)
+    raw = np.array(raw)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ycen = raw[:, 1, 0] / raw[:, 0, 0]
+        xcen = raw[:, 0, 1] / raw[:, 0, 0]
+    cutout_centroid = np.transpose((xcen, ycen))
+    centroid = cutout_centroid + np.transpose((bbox_xmin, bbox_ymin))
+    central = []
+    for arr, xc0, yc0 in zip(moments, cutout_centroid[:, 0],
+                             cutout_centroid[:, 1]):
+        ny, nx = arr.shape
+        yc = np.arange(ny, dtype=float) - yc0
+        xc = np.arange(nx, dtype=float) - xc0
+        yp = np.column_stack([np.ones(ny), yc, yc * yc, yc ** 3])
+        xp = np.column_stack([np.ones(nx), xc, xc * xc, xc ** 3])
+        central.append(yp.T @ arr @ xp)
+    central = np.array(central)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        mu_norm = central / central[:, 0, 0][:, np.newaxis, np.newaxis]
+    covar = np.array([mu_norm[:, 0, 2], mu_norm[:, 1, 1],
+                      mu_norm[:, 1, 1], mu_norm[:, 2, 0]]).swapaxes(0, 1)
+    covar = covar.reshape((covar.shape[0], 2, 2))
+    # SExtractor's prescription for "infinitely" thin detections
+    delta = 1.0 / 12
+    delta2 = delta ** 2
+    with np.errstate(invalid='ignore'):
+        covar_det = np.linalg.det(covar)
+        idx = np.where(covar_det < 0)[0]
+        covar[idx] = np.array([[np.nan, np.nan], [np.nan, np.nan]])
+        idx = np.where(covar_det < delta2)[0]
+        while idx.size > 0:
+            covar[idx, 0, 0] += delta
+            covar[idx, 1, 1] += delta
+            covar_det = np.linalg.det(covar)
+            idx = np.where(covar_det < delta2)[0]
+    eigvals = np.empty((len(labels), 2))
+    eigvals.fill(np.nan)
+    idx = np.unique(np.where(np.isfinite(covar))[0])
+    eigvals[idx] = np.linalg.eigvalsh(covar[idx])
+    idx2 = np.unique(np.where(eigvals < 0)[0])
+    eigvals[idx2] = (np.nan, np.nan)
+    eigvals = np.fliplr(eigvals)
+    with np.errstate(invalid='ignore'):
+        semimajor = np.sqrt(eigvals[:, 0])
+        semiminor = np.sqrt(eigvals[:, 1])
+    with np.errstate(divide='ignore', invalid='ignore'):
+        ellipticity = 1.0 - (semiminor / semimajor)
+    orient = 0.5 * np.arctan2(2.0 * covar[:, 0, 1],
+                              (covar[:, 0, 0] - covar[:, 1, 1]))
+    return {'labels': np.asarray(labels),
+            'x_centroid': centroid[:, 0], 'y_centroid': centroid[:, 1],
+            'bbox_xmin': bbox_xmin,
+            'bbox_xmax': np.array([slc[1].stop - 1 for slc in slices]),
+            'bbox_ymin': bbox_ymin,
+            'bbox_ymax': np.array([slc[0].stop - 1 for slc in slices]),
+            'area': area, 'segment_flux': flux, 'max_value': peak,
+            'semimajor_axis': semimajor, 'semiminor_axis': semiminor,
+            'ellipticity': ellipticity,
+            'orientation': np.rad2deg(orient) % 360}
 
 
 def stack_catalogs(tables, meta=None):

@@ -44,6 +44,7 @@ import numpy as np
 
 from ..exceptions import AcsFlecksError
 from ..parameters import DETECTION
+from .segmentation import Segments
 
 __all__ = ['DEBLEND_NLEVELS', 'DEBLEND_CONTRAST', 'SEXTRACTOR_BRANCH_AREA',
            'check_deblend_parameters', 'deblend_segments']
@@ -89,8 +90,9 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
     ----------
     data : 2-D array
         The image the segments were detected on (background subtracted).
-    segm : `~photutils.segmentation.SegmentationImage` or `None`
-        Detections (8-connected).
+    segm : `~acs_flecks.detect.segmentation.Segments` or `None`
+        Detections (8-connected; a photutils
+        `~photutils.segmentation.SegmentationImage` also works).
     noise : 2-D array or float
         Noise map of ``data``.
     nsigma : float
@@ -113,14 +115,12 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
 
     Returns
     -------
-    `~photutils.segmentation.SegmentationImage` or `None`
+    same type as ``segm``, or `None`
         ``segm`` itself if nothing was split, else a new segmentation
         (``segm``, updated, with ``copy=False``): a
         split segment keeps its label for its first branch, the other
         branches get new labels above ``segm.max_label``.
     """
-    from photutils.segmentation import SegmentationImage
-
     check_deblend_parameters(nlevels, contrast)
     if segm is None or segm.n_labels == 0 or contrast >= 1 or nlevels < 2:
         return segm
@@ -147,9 +147,13 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
     if out is None:
         return segm
     if not copy:
-        # photutils' setter: new labels, cached slices/areas reset
+        # the data setter (photutils' and Segments'): new labels, cached
+        # slices/areas reset
         segm.data = out
         return segm
+    if isinstance(segm, Segments):
+        return Segments(out)
+    from photutils.segmentation import SegmentationImage
     return SegmentationImage(out)
 
 
@@ -165,7 +169,6 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
     """Labels 1..n of the branches of one segment (cut-out), or None if it
     does not split."""
     from scipy import ndimage
-    from skimage.segmentation import watershed
 
     vals = data[inside]
     peak = float(vals.max())
@@ -225,6 +228,10 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
                 ok[k][i] = False
     if ok[0][0] or len(chosen) < 2:
         return None
+    # imported only when a segment does split: scikit-image costs ~0.5 CPU
+    # s to import, and most files have no blend to split
+    from skimage.segmentation import watershed
+
     markers = np.zeros(data.shape, np.int32)
     for n, (k, j) in enumerate(chosen, start=1):
         markers[levels[k] == j] = n

@@ -20,17 +20,27 @@ Steps, per chip (`prepare_chip`, then `find_artifacts_in_chip`):
    on a 128-pixel box grid;
 6. the segments of `photutils.segmentation.detect_sources` above
    ``nsigma`` x noise with at least ``min_area`` 8-connected pixels (as
-   SExtractor's DETECT_THRESH and DETECT_MINAREA; computed by `_segments`
-   on the few pixels above the threshold, identical), then deblending
+   SExtractor's DETECT_THRESH and DETECT_MINAREA; computed by
+   `~acs_flecks.detect.segmentation.segment_above` on the few pixels above
+   the threshold, identical, without importing photutils), then deblending
    with SExtractor's algorithm
    (`~acs_flecks.detect.deblend.deblend_segments`: 32 levels, contrast
    0.005; branches of ``min_area`` pixels unless ``deblend_min_area``);
 7. `photutils.segmentation.SourceCatalog` measurements
-   (`~acs_flecks.detect.catalog.measure_sources`).
+   (`~acs_flecks.detect.catalog.measure_sources`, the same numbers computed
+   without photutils).
 
 `find_artifacts_in_chip` does not build the full-size inverted and
 background images (`prepare_chip` does, for figures and SExtractor):
-see `_search_images`.  Both chips are searched at once in threads (the
+see `_search_images`.  The two paths share every step but the median
+(exact everywhere for the figures, `~acs_flecks.detect.medfilt.median_brackets`
+with exact values only where the catalogue depends on them for the search)
+and the thresholding pass that follows it: the mask, level and padding
+(`_filtered_and_level`), the box grids, the noise map (`_noise_map`), the
+segmentation, deblending and measurements are the same functions, and
+``tests/test_detect.py`` and ``tests/test_detect_fastpath.py`` check that
+the two give the same images where the catalogue uses them and the same
+catalogue bytes.  Both chips are searched at once in threads (the
 numba kernels and most numpy work release the GIL); with fewer chips
 than CPUs, the median filter of a chip also runs in bands of rows on
 several threads.
@@ -57,8 +67,9 @@ from .catalog import measure_sources, stack_catalogs
 from .deblend import check_deblend_parameters, deblend_segments
 from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
                       median_brackets, median_of_padded)
-from .normalize import (background_and_noise, background_noise_grids,
-                        expand_grid, expand_taps, smooth_background)
+from .normalize import (background_noise_grids, expand_grid, expand_taps,
+                        smooth_background)
+from .segmentation import segment_above
 
 __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
            'prepare_chip', 'find_artifacts_in_chip', 'find_chip',
@@ -223,10 +234,23 @@ def prepare_chip(sci, dq=None, *, params=None, threads=None, path=None,
         sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
         return_mask=True)
     inverted = _deficit(filtered, level)
-    background, noise = background_and_noise(inverted, box=p.box)
+    bkg_grid, rms_grid = background_noise_grids(inverted, box=p.box)
+    background = expand_grid(bkg_grid, inverted.shape, box=p.box,
+                             extrapolate=False)
+    noise = _noise_map(rms_grid, inverted.shape, p)
+    return PreparedChip(filtered, level, inverted, background, noise, mask)
+
+
+def _noise_map(rms_grid, shape, p, *, out=None):
+    """The noise map of the search from its box grid (both paths):
+    interpolated, held constant beyond the outer box centres (an
+    extrapolated noise could fall towards zero at the edges), floored, and
+    widened near the edges (`edge_noise_factors`)."""
+    noise = expand_grid(rms_grid, shape, box=p.box, extrapolate=False,
+                        out=out)
     np.maximum(noise, _noise_floor(noise), out=noise)
     _widen_edge_noise(noise, p.median_size, p.median_mode)
-    return PreparedChip(filtered, level, inverted, background, noise, mask)
+    return noise
 
 
 def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
@@ -391,11 +415,8 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
     del sub
     # the noise map goes into the memory of the median's (encoded) input
     ny, nx = brackets.shape
-    noise = expand_grid(rms_grid, brackets.shape, box=p.box,
-                        extrapolate=False, out=padded[:ny, :nx])
+    noise = _noise_map(rms_grid, brackets.shape, p, out=padded[:ny, :nx])
     del padded
-    np.maximum(noise, _noise_floor(noise), out=noise)
-    _widen_edge_noise(noise, p.median_size, p.median_mode)
     rows, i0, w0, w1 = expand_taps(bkg_grid, brackets.shape, box=p.box,
                                    extrapolate=False)
     packed, size, coarse, below = brackets.exact_args()
@@ -474,50 +495,6 @@ def _data_and_below(inverted, background, noise, nsigma):
     return data, below, n
 
 
-def _segments(above, min_area, out=None):
-    """
-    The segmentation of `photutils.segmentation.detect_sources` (8-connected
-    groups of at least ``min_area`` pixels of ``above``, labelled 1 ... n
-    in raster order of their first pixel), or `None`.
-
-    Written out because ``detect_sources(data, 0.0, mask=~above)`` makes
-    four more full-chip passes (comparison, inverse mask, two counts), a
-    `scipy.ndimage.find_objects` and a full-chip gather to relabel, while
-    only a few thousand pixels of a chip are above the threshold: here
-    the same `scipy.ndimage.label` call as photutils, then sizes and new
-    labels on the labelled pixels only (0.03 s instead of 0.11-0.2 s on
-    a 2048x4096 chip).  The result is still a photutils
-    `~photutils.segmentation.SegmentationImage` (tests check it equals
-    ``detect_sources``).  ``out``: optional C-contiguous int32 buffer of
-    ``above``'s shape for the labels (fewer fresh full-chip pages).
-    """
-    from photutils.segmentation import SegmentationImage
-    from scipy import ndimage
-
-    structure = np.ones((3, 3), bool)
-    if out is None:
-        labels, n = ndimage.label(above, structure=structure)
-    else:
-        labels = out
-        n = ndimage.label(above, structure=structure, output=labels)
-    if n == 0:
-        return None
-    # the few labelled pixels only: sizes, then consecutive labels for the
-    # groups of at least min_area pixels (same order), 0 for the others
-    where = np.flatnonzero(above)
-    flat = labels.reshape(-1)
-    old = flat[where]
-    npix = np.bincount(old, minlength=n + 1)
-    keep = npix >= min_area
-    keep[0] = False
-    if not keep.any():
-        return None
-    new = np.zeros(n + 1, labels.dtype)
-    new[keep] = np.arange(1, np.count_nonzero(keep) + 1)
-    flat[where] = new[old]
-    return SegmentationImage(labels)
-
-
 def find_artifacts_in_chip(sci, dq=None, *, median_size=_D.median_size,
                            nsigma=_D.nsigma, min_area=_D.min_area,
                            mask_flags=_D.mask_flags, box=_D.box,
@@ -560,9 +537,6 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=_D.median_size,
     prepared : `PreparedChip`
         Only with ``return_prepared=True``.
     """
-    # photutils is imported where it is used, after the median filter: its
-    # import (~1 CPU s, scipy.signal and scipy.stats) can then overlap the
-    # GIL-free median of the chips (see acs_flecks.commands.find)
     p = FindParameters(median_size=median_size, nsigma=nsigma,
                        min_area=min_area, mask_flags=mask_flags, box=box,
                        median_mode=median_mode, deblend=deblend,
@@ -578,23 +552,13 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=_D.median_size,
     else:
         data, above, n_above, noise, spare = _search_images(
             sci, dq, p, threads=threads, path=path, ccdchip=ccdchip)
+    # one segmentation for both paths (see acs_flecks.detect.segmentation:
+    # photutils' detect_sources, on the few pixels above the threshold)
     segm = None
-    if return_prepared:
-        from photutils.segmentation import detect_sources
-        from photutils.utils.exceptions import NoDetectionsWarning
-
-        with warnings.catch_warnings():
-            # "no sources found" is a normal result here (a clean chip)
-            warnings.simplefilter('ignore', NoDetectionsWarning)
-            # the pixels above nsigma x noise, given as the unmasked ones
-            # (threshold 0: every one of them is > 0): the same segments
-            # as detect_sources(data, nsigma * noise) without a full-size
-            # threshold image
-            if n_above:
-                segm = detect_sources(data, 0.0, n_pixels=p.min_area,
-                                      connectivity=8, mask=below)
-    elif n_above:
-        segm = _segments(above, p.min_area, out=spare)
+    if n_above:
+        segm = segment_above(~below if return_prepared else above,
+                             p.min_area, out=None if return_prepared
+                             else spare)
     if p.deblend and segm is not None:
         segm = deblend_segments(data, segm, noise=noise,
                                 nsigma=p.nsigma, nlevels=p.deblend_nlevels,
