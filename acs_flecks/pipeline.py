@@ -489,6 +489,7 @@ def characterize_stage(new, *, flats, epochs, outdir, origin=None, eper=None,
         The bad pixels of each fleck that has any.
     """
     from .characterize import characterize_fleck, covers, parse_box
+    from .plotting.characterize import write_fleck_figures
 
     notes = [] if notes is None else notes
     chars = {}
@@ -545,8 +546,11 @@ def characterize_stage(new, *, flats, epochs, outdir, origin=None, eper=None,
                 outdir=os.path.join(outdir, label), fleck_id=label,
                 aperture_threshold=aperture_threshold,
                 badpix_threshold=badpix_threshold, combine=combine,
-                before_flats=flats_before or None,
                 appeared=first.iso[:10])
+            # figures are the report step's (one-way data flow)
+            write_fleck_figures(ch, os.path.join(outdir, label),
+                                before_flats=flats_before or None,
+                                appeared=first.iso[:10])
         except AcsFlecksError as exc:
             notes.append(f'{label}: not characterized ({exc})')
             log.warning('%s: not characterized (%s)', label, exc)

@@ -254,12 +254,7 @@ def layer(module):
 #: session (issue #13).  Each is xfailed with its reason; the lead removes
 #: the entry after merging the branch that fixes it.  Keys: a cycle's
 #: sorted modules joined by ' ', or 'importer -> imported' for a back-edge.
-KNOWN = {
-    # -- unassigned this session (lead) --
-    'acs_flecks.characterize.fleck -> acs_flecks.plotting.characterize':
-        'lead: characterize.fleck.write_figures draws the figures of the '
-        'report step; the drawing belongs to the report step (or the chain)',
-}
+KNOWN = {}
 
 
 def _known(key):

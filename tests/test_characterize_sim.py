@@ -17,6 +17,7 @@ from acs_flecks.characterize import (bad_pixels, characterize_fleck,
                                      measure_transmissivity, pair_eper,
                                      shadow_time_series)
 from acs_flecks.cli import main
+from acs_flecks.plotting.characterize import write_fleck_figures
 
 simulate = pytest.importorskip('acs_flecks.simulate')
 
@@ -159,8 +160,9 @@ class TestEntryPoint:
             ch = characterize_fleck(
                 flats=_paths(sim, 'flat', '2017'), ccdchip=1, x=float(a['x'].value),
                 y=float(a['y'].value), box=(30, 20), dkc=_paths(sim, 'dkc')[-1],
-                outdir=tmp_path, fleck_id='fleck2',
-                before_flats=_paths(sim, 'flat', '2016'))
+                outdir=tmp_path, fleck_id='fleck2')
+            write_fleck_figures(ch, tmp_path,
+                                before_flats=_paths(sim, 'flat', '2016'))
         assert ch.eper is None and ch.shadow is None
         assert any('EPER' in n for n in ch.notes)
         assert len(ch.bad_pixels) == ch.bad_pixels.meta['counts']['fleck2']

@@ -259,6 +259,20 @@ class TestDemoCommand:
         for page in (out / 'results' / 'report.html', figs.with_suffix('.html')):
             check_links(page, tmp_path)
 
+    def test_demo_relative_outdir_links(self, tmp_path, capsys, monkeypatch):
+        """With OUTDIR relative to the working directory, every link of the
+        report still resolves from the page (the "Output files" list used
+        to be relative to the working directory)."""
+        monkeypatch.delenv('jref', raising=False)
+        monkeypatch.chdir(tmp_path)
+        status = main(['-q', 'demo', 'rel', '--window', '160',
+                       '--scheduler', 'serial'])
+        assert status == 0
+        capsys.readouterr()
+        page = tmp_path / 'rel' / 'results' / 'report.html'
+        check_links(page, tmp_path)
+        assert 'href="artifacts.ecsv"' in page.read_text()
+
 
 def check_links(page, tmp_path):
     """Every href/src of an HTML page names an existing file relative to

@@ -11,7 +11,6 @@ One call that characterizes a fleck with whatever inputs are available
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 
 from ..parameters import CHARACTERIZATION
@@ -22,7 +21,7 @@ from .ledlamp import compare_led_lamp
 from .shadow import shadow_time_series
 from .transmissivity import measure_transmissivity
 
-__all__ = ['FleckCharacterization', 'characterize_fleck', 'write_figures']
+__all__ = ['FleckCharacterization', 'characterize_fleck']
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,8 @@ class FleckCharacterization:
     files : dict
         kind -> path of the written tables and FITS files.
     figures : dict
-        kind -> path of the written figures.
+        kind -> path of the written figures (filled by
+        `acs_flecks.plotting.characterize.write_fleck_figures`).
     notes : list of str
         What was skipped and why.
     """
@@ -60,44 +60,13 @@ class FleckCharacterization:
     notes: list = field(default_factory=list)
 
 
-def write_figures(ch, outdir, *, prefix, before=None, appeared=None, fmt='png'):
-    """
-    Draw and write every figure a `FleckCharacterization` allows.
-
-    Returns
-    -------
-    dict
-        kind -> path.
-    """
-    from ..plotting import characterize as pc
-    os.makedirs(outdir, exist_ok=True)
-    out = {}
-    res = ch.transmissivity
-
-    def save(kind, fig):
-        p = os.path.join(outdir, f'{prefix}_{kind}.{fmt}')
-        pc.save_figure(fig, p)
-        out[kind] = p
-    save('thumbnails', pc.plot_filter_thumbnails(res, before=before))
-    save('aperture_analysis', pc.plot_aperture_analysis(res))
-    save('master_aperture', pc.plot_master_aperture(res))
-    save('sed', pc.plot_sed(res))
-    if ch.ledlamp is not None:
-        save('ledlamp', pc.plot_led_lamp(ch.ledlamp))
-    if ch.eper is not None:
-        save('eper_ratio', pc.plot_eper_ratios(ch.eper))
-    if ch.shadow is not None:
-        save('shadow', pc.plot_shadow_series(ch.shadow, appeared=appeared))
-    return out
-
-
 def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
                        eper_images=None, eper_pairs=None, short_darks=None,
                        outdir=None,
                        fleck_id='', aperture_threshold=_C.aperture_threshold,
                        badpix_threshold=_C.badpix_threshold,
                        combine=_C.combine, background=_C.background,
-                       figures=True, before_flats=None, appeared=None):
+                       appeared=None):
     """
     Characterize one fleck with the inputs given.
 
@@ -119,19 +88,16 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
     short_darks : list, optional
         Short flashed darks for the shadow time series (§5).
     outdir : str, optional
-        Write tables, FITS and figures here.
+        Write tables and FITS files here (figures are drawn by the report
+        step: `acs_flecks.plotting.characterize.write_fleck_figures`).
     fleck_id : str
     aperture_threshold, badpix_threshold : float
     combine : str
         Filter-combination rule of `~acs_flecks.characterize.bad_pixels`.
     background : str
         Background model.
-    figures : bool
-        Draw figures (when ``outdir`` is given).
-    before_flats : list, optional
-        Flats of an earlier date, shown as the second row of the thumbnails.
     appeared : str, optional
-        Date of origin, marked on the shadow time series.
+        Date of origin of the fleck (which flat set is "after").
 
     Returns
     -------
@@ -177,17 +143,6 @@ def characterize_fleck(*, flats, ccdchip, x, y, box=(40, 40), dkc=None,
             if obj is not None:
                 for k, v in obj.write(outdir, prefix=prefix).items():
                     ch.files[f'{kind}_{k}'] = v
-        if figures:
-            before = None
-            if before_flats:
-                with warnings.catch_warnings():
-                    warnings.simplefilter('ignore')
-                    before = measure_transmissivity(
-                        before_flats, ccdchip=ccdchip, x=x, y=y, box=box,
-                        aperture_threshold=aperture_threshold,
-                        background=background)
-            ch.figures.update(write_figures(ch, outdir, prefix=prefix,
-                                            before=before, appeared=appeared))
     for n in notes:
         # skipped files were already announced by a SkippedFileWarning
         (log.debug if n.startswith('skipped ') else log.info)('%s', n)

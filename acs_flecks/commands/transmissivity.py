@@ -109,7 +109,8 @@ def add_arguments(parser):
 
 def run(args):
     from ..characterize import bad_pixels, measure_transmissivity, parse_box
-    from ..characterize.fleck import FleckCharacterization, write_figures
+    from ..characterize.fleck import FleckCharacterization
+    from ..plotting.characterize import write_fleck_figures
     from ..utils import write_ecsv
     from ..validate import check_number
 
@@ -146,7 +147,8 @@ def run(args):
                 box=parse_box(args.box), aperture_threshold=args.aperture_threshold,
                 background=args.background)
         ch = FleckCharacterization(transmissivity=res, bad_pixels=bad)
-        files.update(write_figures(ch, args.outdir, prefix=prefix, before=before))
+        files.update(write_fleck_figures(ch, args.outdir, prefix=prefix,
+                                         before=before))
     t = res.to_table()
     t['wavelength'].info.format = '.1f'
     for c in ('transmissivity', 'transmissivity_err', 'err_stat', 'err_norm', 'err_flat'):

@@ -224,8 +224,11 @@ def write_chain_report(result, *, history, figdir, inputs,
     if figures_index:
         sec.link(figures_index, "The report's Figures 1-18 regenerated "
                  "from these data (index)")
+    # absolute here, made relative to the page by the renderer: an output
+    # given relative to the working directory still opens from the page
     outs = ''.join(
-        f'<li><a href="{html.escape(path)}">{html.escape(name)}: '
+        f'<li><a href="{html.escape(os.path.abspath(path))}">'
+        f'{html.escape(name)}: '
         f'{html.escape(os.path.basename(path))}</a></li>'
         for name, path in sorted(result.outputs.items())
         if name not in ('report', 'figures'))

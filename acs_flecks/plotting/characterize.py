@@ -9,6 +9,9 @@ with `save_figure`.  Images are shown in the 1-indexed full-chip frame
 >>> save_figure(plot_sed(result), 'fleck1_sed.png')                      # doctest: +SKIP
 """
 
+import os
+import warnings
+
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -17,7 +20,7 @@ from ..utils import atomic_output
 
 __all__ = ['SCALE_CIRCLE_RADIUS', 'save_figure', 'plot_filter_thumbnails', 'plot_aperture_analysis',
            'plot_master_aperture', 'plot_sed', 'plot_led_lamp',
-           'plot_eper_ratios', 'plot_shadow_series']
+           'plot_eper_ratios', 'plot_shadow_series', 'write_fleck_figures']
 
 
 def save_figure(fig, path, *, dpi=110):
@@ -349,3 +352,76 @@ def plot_shadow_series(series, *, appeared=None):
     ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     return fig
+
+
+def write_fleck_figures(ch, outdir, *, prefix=None, before=None,
+                        before_flats=None, background=None, appeared=None,
+                        fmt='png'):
+    """
+    Draw and write every figure a fleck's characterization allows.
+
+    The figures belong to the report step: `acs_flecks.characterize` measures
+    and writes tables, this module draws (the one-way data flow of
+    ``docs/architecture.rst``).
+
+    Parameters
+    ----------
+    ch : `~acs_flecks.characterize.FleckCharacterization`
+        The characterization; its ``figures`` dict is updated.
+    outdir : str
+        Directory of the figures.
+    prefix : str, optional
+        File name prefix (default: the transmissivity result's
+        ``default_prefix``, as the tables written by
+        `~acs_flecks.characterize.characterize_fleck`).
+    before : `~acs_flecks.characterize.TransmissivityResult`, optional
+        Transmissivity of an earlier flat set, the second row of the
+        thumbnails.
+    before_flats : list, optional
+        Flats of an earlier date, measured here for ``before`` (with the
+        characterization's cutout and aperture threshold).
+    background : str, optional
+        Background model of that measurement (default the characterization
+        stage's, `acs_flecks.parameters.CHARACTERIZATION`).
+    appeared : str, optional
+        Date of origin, marked on the shadow time series.
+    fmt : str
+        Image format.
+
+    Returns
+    -------
+    dict
+        kind -> path.
+    """
+    res = ch.transmissivity
+    prefix = prefix or res.default_prefix
+    if before is None and before_flats:
+        from ..characterize import measure_transmissivity
+        from ..parameters import CHARACTERIZATION
+        if background is None:
+            background = CHARACTERIZATION.defaults.background
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            before = measure_transmissivity(
+                before_flats, ccdchip=res.ccdchip, x=res.x, y=res.y,
+                box=res.box, aperture_threshold=res.aperture_threshold,
+                background=background)
+    os.makedirs(outdir, exist_ok=True)
+    out = {}
+
+    def save(kind, fig):
+        p = os.path.join(outdir, f'{prefix}_{kind}.{fmt}')
+        save_figure(fig, p)
+        out[kind] = p
+    save('thumbnails', plot_filter_thumbnails(res, before=before))
+    save('aperture_analysis', plot_aperture_analysis(res))
+    save('master_aperture', plot_master_aperture(res))
+    save('sed', plot_sed(res))
+    if ch.ledlamp is not None:
+        save('ledlamp', plot_led_lamp(ch.ledlamp))
+    if ch.eper is not None:
+        save('eper_ratio', plot_eper_ratios(ch.eper))
+    if ch.shadow is not None:
+        save('shadow', plot_shadow_series(ch.shadow, appeared=appeared))
+    ch.figures.update(out)
+    return out
