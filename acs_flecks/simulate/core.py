@@ -118,6 +118,19 @@ def _eper_windows(scenario, regions, window):
     return out
 
 
+def _file_meta(plan, *, fname, root, subarray, scenario, seed):
+    """The header values of one simulated file (`write_acs_file` ``meta``):
+    its kind's defaults plus what the plan says."""
+    meta = dict(_META[plan.kind])
+    meta.update(
+        date=plan.date, exptime=plan.exptime, filter=plan.filter,
+        filename=fname, rootname=root, ncombine=plan.ncombine,
+        texptime=plan.exptime * (plan.ncombine if plan.kind == 'dkc' else 1),
+        darktime=SHORT_DARKTIME if plan.kind == 'dkc' else plan.exptime,
+        subarray=subarray, scenario=scenario, seed=seed, kind=plan.kind)
+    return meta
+
+
 def _file_name(plan, tag=''):
     day = plan.date[:10].replace('-', '')
     if plan.kind == 'dkc':
@@ -285,19 +298,13 @@ def simulate_scenario(scenario='discovery', outdir='.', *, seed=0,
         t0 = time.perf_counter()
         root, fname = _file_name(plan, tag)
         path = os.path.join(outdir, fname)
-        meta = dict(_META[plan.kind])
+        meta = _file_meta(plan, fname=fname, root=root,
+                          subarray=window is not None, scenario=sc.name,
+                          seed=seed)
         if plan.kind == 'eper' and plan.date >= '2017-11':
             meta['proposid'] = 14950
         if plan.kind == 'flat' and plan.date < '2017':
             meta['proposid'] = 14408
-        meta.update(
-            date=plan.date, exptime=plan.exptime, filter=plan.filter,
-            filename=fname, rootname=root, ncombine=plan.ncombine,
-            texptime=plan.exptime * (plan.ncombine if plan.kind == 'dkc'
-                                     else 1),
-            darktime=SHORT_DARKTIME if plan.kind == 'dkc' else plan.exptime,
-            subarray=window is not None, scenario=sc.name, seed=seed,
-            kind=plan.kind)
         chips, raws = {}, {}
         for c, reg in file_regions.items():
             if eper_raw and plan.kind == 'eper':

@@ -27,10 +27,10 @@ from astropy.time import Time, TimeDelta
 
 from ..coords import WFC_CHIP_SHAPE
 from .artifacts import Artifact
-from .core import _META, _file_name
+from .core import _file_meta, _file_name
 from .detector import Detector, Region
 from .files import write_acs_file
-from .images import SHORT_DARKTIME, render_chip
+from .images import render_chip
 from .scenarios import (FilePlan, Scenario, _freckles, anneal_cycles,
                         get_scenario)
 
@@ -195,15 +195,9 @@ def write_dkc_timeline(scenario, outdir, *, window=None, flash_scale=None,
             continue
         root, fname = _file_name(plan)
         path = os.path.join(outdir, fname)
-        meta = dict(_META[plan.kind])
-        meta.update(
-            date=plan.date, exptime=plan.exptime, filter=plan.filter,
-            filename=fname, rootname=root, ncombine=plan.ncombine,
-            texptime=plan.exptime * (plan.ncombine if plan.kind == 'dkc'
-                                     else 1),
-            darktime=SHORT_DARKTIME if plan.kind == 'dkc' else plan.exptime,
-            subarray=window is not None, scenario=scenario.name,
-            seed=scenario.seed, kind=plan.kind)
+        meta = _file_meta(plan, fname=fname, root=root,
+                          subarray=window is not None, scenario=scenario.name,
+                          seed=scenario.seed)
         chips = {}
         for c, reg in regions.items():
             sci, err, dq = render_chip(plan, reg, detector, scenario, None)
