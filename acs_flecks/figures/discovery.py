@@ -17,6 +17,16 @@ from .report_flecks import fleck_table
 __all__ = ['plot_flashed_dark_region', 'exposures_summed',
            'plot_daily_superdark', 'plot_flecks', 'plot_flashed_unflashed']
 
+
+def _signal_panel(fig, ax, img, data, extent, *, ccdchip, x, y, square,
+                  fontsize=None):
+    """One region of a chip in signal units: the image, the red square on
+    the fleck, a colour bar and the chip's axis labels (Figures 1, 3, 4)."""
+    im = _show(ax, data, extent)
+    _square(ax, x, y, square)
+    fig.colorbar(im, ax=ax, label=f'signal ({_unit(img)})')
+    _label(ax, ccdchip, fontsize=fontsize)
+
 def plot_flashed_dark_region(image, *, ccdchip, x, y, size=200, square=SQUARE,
                              label=''):
     """
@@ -44,10 +54,8 @@ def plot_flashed_dark_region(image, *, ccdchip, x, y, size=200, square=SQUARE,
     data, ext = chip_region(img, ccdchip=ccdchip, x=x, y=y, size=size)
     fig = Figure(figsize=(6.4, 5.6), layout='constrained')
     ax = fig.subplots()
-    im = _show(ax, data, ext)
-    _square(ax, x, y, square)
-    fig.colorbar(im, ax=ax, label=f'signal ({_unit(img)})')
-    _label(ax, ccdchip)
+    _signal_panel(fig, ax, img, data, ext, ccdchip=ccdchip, x=x, y=y,
+                  square=square)
     ax.set_title(f'{img.name} ({_date(img)}, flash {img.flashdur.value:g} s, '
                  f'{img.exptime.value:g} s)\n{label + " " if label else ""}'
                  f'{chip_name(ccdchip)} ({x:g}, {y:g}) in the '
@@ -172,10 +180,8 @@ def plot_flecks(image, flecks=None, *, size=60, square=SQUARE):
         except AcsFlecksError:
             _missing(ax, f'{title}: not on {img.name}')
             continue
-        im = _show(ax, data, ext)
-        _square(ax, x, y, square)
-        fig.colorbar(im, ax=ax, label=f'signal ({_unit(img)})')
-        _label(ax, chip, fontsize=8)
+        _signal_panel(fig, ax, img, data, ext, ccdchip=chip, x=x, y=y,
+                      square=square, fontsize=8)
         ax.set_title(title, fontsize=9)
     fig.suptitle(f'{img.name} ({_date(img)}), {square}x{square} px red squares',
                  fontsize=9)
@@ -216,9 +222,7 @@ def plot_flashed_unflashed(unflashed, flashed, flecks=None, *, size=60,
             except AcsFlecksError:
                 _missing(ax, f'{title}: not on the image')
                 continue
-            im = _show(ax, data, ext)
-            _square(ax, x, y, square)
-            fig.colorbar(im, ax=ax, label=f'signal ({_unit(img)})')
-            _label(ax, chip, fontsize=8)
+            _signal_panel(fig, ax, img, data, ext, ccdchip=chip, x=x, y=y,
+                          square=square, fontsize=8)
             ax.set_title(title, fontsize=8)
     return fig
