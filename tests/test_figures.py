@@ -178,6 +178,8 @@ class TestRegenerate:
         html = (out / 'figures.html').read_text()
         assert html.count('<tr>') == 19 and 'skipped' not in html
         assert res['index'] == os.path.join(str(out), 'figures.html')
+        # the text columns' headers are left-aligned as their cells
+        assert '<th class="wrap">Caption (report)</th>' in html
 
     def test_skip_notes_and_index(self, sim, tmp_path):
         m = read_manifest(sim.manifest_path)

@@ -82,3 +82,19 @@ def test_figures_never_import_the_html_pages():
                    if m == 'acs_flecks.html' or m.startswith('acs_flecks.html.')}
             assert not bad, f'{path.name} imports {sorted(bad)}'
 
+
+
+def test_table_headers_sit_over_their_columns():
+    """A header is aligned as its column: left over text columns (class
+    ``s``, as their cells), right over numbers."""
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from acs_flecks.html import table_to_html
+    t = QTable({'filter': ['F435W', 'F475W'], 'x': [1.5, 2.5] * u.pix,
+                'n': [3, 4]})
+    text = table_to_html(t)
+    assert '<th class="s">filter</th><th>x [pix]</th><th>n</th>' in text
+    assert '<td class="s">F435W</td><td>1.5</td><td>3</td>' in text
+    from acs_flecks.html.document import REPORT_CSS
+    assert 'th.s' in REPORT_CSS and 'th.wrap' in REPORT_CSS

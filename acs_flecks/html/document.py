@@ -56,8 +56,8 @@ table { border-collapse: collapse; font-size: 90%; }
 th, td { border: 1px solid #bbc; padding: 0.2em 0.6em; text-align: right;
          white-space: nowrap; }
 th { background: #eef; position: sticky; top: 0; }
-td.s { text-align: left; }
-td.wrap { white-space: normal; min-width: 20em; text-align: left; }
+td.s, th.s { text-align: left; }
+td.wrap, th.wrap { white-space: normal; min-width: 20em; text-align: left; }
 caption { caption-side: top; text-align: left; font-weight: bold;
           padding-bottom: 0.3em; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top;
@@ -157,7 +157,10 @@ def table_to_html(table, *, caption=None, max_rows=200, collapse=None,
         label = html.escape(name)
         if unit is not None and str(unit):
             label += f' [{html.escape(str(unit))}]'
-        heads.append(f'<th>{label}</th>')
+        # a header sits over its column: left over text, right over numbers
+        text = np.asarray(t[name]).dtype.kind not in 'iufcb'
+        cls = ' class="s"' if text else ''
+        heads.append(f'<th{cls}>{label}</th>')
     out.append('<tr>' + ''.join(heads) + '</tr>')
     for row in t[:max_rows]:
         cells = []

@@ -214,7 +214,8 @@ def _write_index(outdir, records, report=None):
         lines.append(f'<nav><a href="{html.escape(href)}">Back to the run '
                      'report</a></nav>')
     lines += ['<div class="tbl"><table>',
-              '<tr><th>Figure</th><th>Caption (report)</th><th>File / reason</th></tr>']
+              '<tr><th>Figure</th><th class="wrap">Caption (report)</th>'
+              '<th class="wrap">File / reason</th></tr>']
     for n, st, f, note, cap in rows:
         if st == 'written':
             cell = (f'<a href="{html.escape(f)}"><img src="{html.escape(f)}" '
