@@ -2,8 +2,8 @@
 Import modules in a background thread.
 
 A command that will need a slow-to-import library only after a long
-GIL-free computation (photutils and scipy after the numba median filter of
-`acs_flecks find`) starts importing it at once in a daemon thread: the
+GIL-free computation (astropy.table and its ECSV writer after the numba
+median filter of `acs_flecks find`) starts importing it at once in a daemon thread: the
 import then runs while the median filter keeps the CPUs busy without the
 GIL, instead of before or after it.  Python's import lock makes this safe:
 a thread that needs the module before it is ready waits for the import to
@@ -19,9 +19,29 @@ import importlib
 import logging
 import threading
 
-__all__ = ['preload']
+__all__ = ['preload', 'preload_once']
 
 log = logging.getLogger(__name__)
+
+
+_started = set()
+_lock = threading.Lock()
+
+
+def preload_once(*modules):
+    """
+    `preload` the ``modules`` not yet preloaded by this function in this
+    process (several threads may ask; the first one starts the import).
+
+    Returns
+    -------
+    threading.Thread or None
+        The started thread, or `None` when there was nothing left to import.
+    """
+    with _lock:
+        todo = [m for m in modules if m not in _started]
+        _started.update(todo)
+    return preload(*todo) if todo else None
 
 
 def preload(*modules):

@@ -114,8 +114,7 @@ def breakdown(path, output):
     from acs_flecks.detect.deblend import deblend_segments
     from acs_flecks.detect.medfilt import fill_and_pad, median_brackets
     from acs_flecks.detect.normalize import (background_noise_grids,
-                                             expand_grid, expand_taps,
-                                             smooth_background)
+                                             expand_taps, smooth_background)
     from acs_flecks.detect.segmentation import segment_above
     from acs_flecks.io import ACSImage
     # loading the compiled kernels from the cache: one call of each on a
@@ -154,14 +153,14 @@ def breakdown(path, output):
         t = time.perf_counter()
         sub = finder._deficit(grid, level[::4, ::4])
         bkg, rms = background_noise_grids(sub, box=p.box // 4, step=1)
-        noise = expand_grid(rms, br.shape, box=p.box, extrapolate=False)
-        np.maximum(noise, finder._noise_floor(noise), out=noise)
+        noise = finder._noise_map(rms, br.shape, p)
         rows, i0, w0, w1 = expand_taps(bkg, br.shape, box=p.box,
                                        extrapolate=False)
-        packed, size, coarse, below = br.exact_args()
+        codes, bits, size, coarse, below = br.exact_args()
         data, above, n_above = finder._data_and_above_bracketed(
-            level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed,
-            size, coarse, below, br.lower)
+            level, rows, i0, w0, w1, noise, np.float32(p.nsigma), codes,
+            bits, size, coarse, below, br.lower,
+            np.empty(level.shape, np.float32), np.empty(level.shape, bool))
         segm = segment_above(above, p.min_area)
         if segm is not None:
             segm = deblend_segments(data, segm, noise=noise, nsigma=p.nsigma,

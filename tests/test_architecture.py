@@ -57,6 +57,11 @@ DYNAMIC = {
     'acs_flecks': ['acs_flecks.coords', 'acs_flecks.exceptions',
                    'acs_flecks.filters', 'acs_flecks.io',
                    'acs_flecks.teal_task'],
+    # PEP 562 lazy names of the detection package (its sub-modules'
+    # ``__all__``, imported on first use)
+    'acs_flecks.detect': [f'acs_flecks.detect.{m}' for m in (
+        'finder', 'catalog', 'medfilt', 'normalize', 'segmentation',
+        'deblend', 'footprint', 'difference', 'sextractor')],
     # one sub-command module per name in COMMANDS
     'acs_flecks.cli': [f'acs_flecks.commands.{c}' for c in _commands()],
     # imports third-party libraries named by its caller

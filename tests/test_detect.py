@@ -384,7 +384,7 @@ class TestFastPathIdentical:
         prep = prepare_chip(sci, dq, params=p)
         data0, below0, n0 = _data_and_below(prep.inverted, prep.background,
                                             prep.noise, np.float32(5.0))
-        data, above, n, noise, _ = _search_images(sci, dq, p)
+        data, above, n, noise = _search_images(sci, dq, p)
         assert n == n0 > 0
         assert np.array_equal(above, ~below0)
         assert np.array_equal(noise, prep.noise)

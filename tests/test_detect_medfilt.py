@@ -139,3 +139,65 @@ class TestFillAndPad:
         with pytest.raises(AcsFlecksError, match='median mode'):
             fill_and_pad(z, np.zeros((8, 8), np.uint16), 16, z,
                          mode='wrap')
+
+
+def _bracket_cases():
+    """(name, image): smooth noise, discrete values, a constant, signed
+    zeros and negatives, hot pixels far outside the quantizer's range."""
+    rng = np.random.default_rng(7)
+    yield 'noise', (40 + rng.normal(0, 3, (70, 90))).astype(np.float32)
+    yield 'discrete', rng.integers(0, 6, (50, 61)).astype(np.float32)
+    yield 'constant', np.full((33, 40), 2.5, np.float32)
+    signed = rng.normal(0, 1, (45, 52)).astype(np.float32)
+    signed[::3, ::2] = -0.0
+    signed[1::4, ::3] = 0.0
+    yield 'signed', signed
+    hot = (30 + rng.normal(0, 2, (64, 75))).astype(np.float32)
+    hot[rng.random(hot.shape) < 0.08] = 6.0e4
+    hot[rng.random(hot.shape) < 0.03] = -1.0e3
+    yield 'hot', hot
+
+
+class TestMedianBrackets:
+    """The bracketed median of the search: proven lower bounds
+    everywhere, exact values on request, equal to the full median."""
+
+    @pytest.mark.parametrize('size', [3, 15, 17])
+    @pytest.mark.parametrize('case', [c for c, _ in _bracket_cases()])
+    def test_bounds_grid_and_exact_values(self, case, size):
+        from acs_flecks.detect.medfilt import exact_median_at, median_brackets
+        img = dict(_bracket_cases())[case]
+        half = size // 2
+        padded = np.pad(img, half, mode='symmetric')
+        exact = _scipy(img, size, 'reflect')
+        br = median_brackets(padded, size=size, threads=2)
+        assert br.shape == img.shape
+        # the lower bound holds everywhere
+        assert (br.lower[br.coarse] <= exact).all()
+        # the exact grid at every step, edges included (-0.0 == 0.0: which
+        # zero a median selects is not specified)
+        for step in (1, 4, 7):
+            assert_array_equal(br.grid(step), exact[::step, ::step])
+        # exact values one pixel at a time (as the fused search takes
+        # them), at the corners, the edges and random pixels
+        ny, nx = img.shape
+        rng = np.random.default_rng(size)
+        pts = [(0, 0), (0, nx - 1), (ny - 1, 0), (ny - 1, nx - 1),
+               (half, 0), (ny // 2, nx - 1)]
+        pts += [tuple(p) for p in rng.integers(0, (ny, nx), (40, 2))]
+        codes, bits, sz, coarse, below = br.exact_args()
+        buf = np.empty(sz * sz, np.int64)
+        got = [exact_median_at(codes, bits, sz, coarse, below, i, j, buf)
+               for i, j in pts]
+        assert_array_equal(np.array(got, np.float32),
+                           np.array([exact[i, j] for i, j in pts]))
+
+    def test_counts_widen_beyond_15x15(self):
+        # 17x17 windows hold 289 values: here up to 289 in one bin, which
+        # byte counts would wrap
+        from acs_flecks.detect.medfilt import median_brackets
+        img = np.zeros((40, 40), np.float32)
+        img[:, 20:] = 1.0
+        br = median_brackets(np.pad(img, 8, mode='symmetric'), size=17)
+        assert br.below.dtype == np.uint16
+        assert_array_equal(br.grid(1), _scipy(img, 17, 'reflect'))

@@ -138,3 +138,76 @@ def test_photutils_segmentation_image_accepted():
     for name in a.colnames:
         assert np.array_equal(np.asarray(a[name]), np.asarray(b[name]),
                               equal_nan=a[name].dtype.kind == 'f')
+
+
+def _masks():
+    """Masks where 8-connected labelling is easy to get wrong: random
+    densities around percolation (many merges of provisional labels),
+    spirals and combs (a group whose first pixel comes late in its
+    provisional labels), diagonal chains, single rows and columns, empty
+    and full."""
+    rng = np.random.default_rng(5)
+    for density in (0.0, 0.05, 0.3, 0.45, 0.6, 1.0):
+        for shape in ((1, 1), (1, 37), (29, 1), (40, 53), (128, 97)):
+            yield rng.random(shape) < density
+    comb = np.zeros((20, 31), bool)
+    comb[:, ::2] = True
+    comb[-1] = True                      # teeth joined at the bottom only
+    yield comb
+    yield comb[::-1, ::-1].copy()
+    diag = np.eye(25, dtype=bool) | np.eye(25, k=3, dtype=bool)[::-1]
+    yield diag
+    spiral = np.zeros((21, 21), bool)
+    r0, c0, r1, c1 = 0, 0, 20, 20
+    while r0 <= r1 and c0 <= c1:
+        spiral[r0, c0:c1 + 1] = spiral[r0:r1 + 1, c1] = True
+        spiral[r1, c0:c1 + 1] = True
+        spiral[r0 + 2:r1 + 1, c0] = True
+        r0, c0, r1, c1 = r0 + 2, c0 + 2, r1 - 2, c1 - 2
+    yield spiral
+    yield ~spiral
+
+
+def test_label8_equals_scipy_label():
+    # the compiled labelling gives scipy.ndimage.label's labels (8-
+    # connected, numbered in raster order of each group's first pixel) and
+    # the labelled pixels in raster order
+    from scipy import ndimage
+
+    from acs_flecks.detect.segmentation import label8
+    n_cases = 0
+    for mask in _masks():
+        ref, nref = ndimage.label(mask, structure=np.ones((3, 3), bool))
+        got, n, pixels = label8(mask)
+        assert n == nref
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(pixels, np.flatnonzero(mask))
+        # a dirty buffer is zeroed first
+        buf = np.full(mask.shape, 7, np.int32)
+        again, _, _ = label8(mask, out=buf)
+        assert again is buf
+        np.testing.assert_array_equal(buf, ref)
+        n_cases += 1
+    assert n_cases >= 34
+
+
+def test_find_imports_no_scipy_ndimage():
+    # the search (median, noise grids, segmentation, deblending of blends
+    # that do not split, catalogue) runs without importing scipy.ndimage
+    import subprocess
+    import sys
+    code = (
+        'import sys, numpy as np\n'
+        'from acs_flecks.detect.finder import find_artifacts_in_chip\n'
+        'rng = np.random.default_rng(0)\n'
+        'img = (40 + rng.normal(0, 1, (300, 400))).astype(np.float32)\n'
+        'yy, xx = np.mgrid[:300, :400]\n'
+        'img *= (1 - 0.5 * np.exp(-((xx - 200) ** 2 + (yy - 150) ** 2)'
+        ' / 50.)).astype(np.float32)\n'
+        'cat = find_artifacts_in_chip(img, box=64, threads=1)\n'
+        'assert len(cat) == 1, len(cat)\n'
+        'print("scipy.ndimage" in sys.modules)\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == 'False'

@@ -158,3 +158,32 @@ class TestPreload:
         with caplog.at_level(logging.DEBUG, logger='acs_flecks.preload'):
             preload('acs_flecks_no_such_module').join()
         assert 'acs_flecks_no_such_module' in caplog.text
+
+    def test_preload_once_starts_each_module_once(self):
+        # the two chip threads of a search both ask for the catalogue's
+        # modules: only the first request starts an import
+        from acs_flecks import preload as pl
+        first = pl.preload_once('json', 'fractions')
+        assert first is not None
+        first.join()
+        assert pl.preload_once('json', 'fractions') is None
+        again = pl.preload_once('json', 'decimal')
+        again.join()
+        assert pl.preload_once('decimal') is None
+
+
+class TestSearchImports:
+    def test_search_defers_table_and_never_needs_scipy_ndimage(self):
+        # importing the search does not import astropy.table (preloaded
+        # once the median runs), the new-artifact search or scipy.ndimage
+        code = textwrap.dedent('''
+            import json, sys
+            from acs_flecks.detect import finder
+            print(json.dumps(sorted(m for m in (
+                'astropy.table', 'scipy.ndimage',
+                'acs_flecks.detect.difference', 'photutils', 'matplotlib')
+                if m in sys.modules)))
+            ''')
+        proc = subprocess.run([sys.executable, '-c', code],
+                              capture_output=True, text=True, check=True)
+        assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -73,23 +73,14 @@ def _region_path(base, tag, many):
     return f'{stem}_{tag}{ext or ".reg"}'
 
 
-#: Imported in the background while the chips are read and median filtered
-#: (GIL-free): what the segmentation needs afterwards (photutils is not
-#: needed, see acs_flecks.detect.segmentation; scikit-image is imported by
-#: the deblending only when a segment splits).
-PRELOAD = ('scipy.ndimage',)
-
-
 def run(args):
     import numpy as np
-    from astropy.table import vstack
 
     from ..detect.catalog import (match_known, read_catalog, write_catalog,
                                   write_ds9_regions)
     from ..detect.finder import FindParameters, find_artifacts
     from ..exceptions import AcsFlecksError
     from ..io import ACSImage
-    from ..preload import preload
 
     # validate everything before any work, so nothing is written on error
     from ..utils import OutputGuard
@@ -125,8 +116,6 @@ def run(args):
                        option='--thumbnails')
     known = read_catalog(args.known) if args.known else None
     guard.create()
-    # inputs valid: import the rest while the first chips are searched
-    preload(*PRELOAD)
 
     catalogs = []
     for img in images:
@@ -139,6 +128,7 @@ def run(args):
         catalogs.append(cat)
 
     if many:
+        from astropy.table import vstack
         table = vstack(catalogs, metadata_conflicts='silent')
         table['id'] = np.arange(1, len(table) + 1)
         table.meta = dict(catalogs[0].meta)

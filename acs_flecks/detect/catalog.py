@@ -15,10 +15,11 @@ source file, observation time, detector and the search parameters.
 
 import os
 
-import astropy.units as u
 import numpy as np
-from astropy.table import QTable, vstack
 
+# astropy.table (0.15 s to import with its ECSV writer) is imported where it is
+# used: the search (`acs_flecks.detect.finder`) preloads it while the
+# median filter runs
 from ..coords import chip_name, chip_to_image, image_to_chip, index_to_pixel
 from ..exceptions import AcsFlecksError
 from ..utils import atomic_output, write_ecsv
@@ -28,16 +29,17 @@ __all__ = ['CATALOG_COLUMNS', 'measure_sources', 'empty_catalog',
            'stack_catalogs', 'write_catalog', 'read_catalog',
            'write_ds9_regions', 'match_known']
 
-#: Columns of the artifact catalog, in order, with their units.
+#: Columns of the artifact catalog, in order, with their units (as
+#: `astropy.units.Unit` strings; `None`: no unit).
 CATALOG_COLUMNS = (
     ('file', None), ('ccdchip', None), ('label', None),
-    ('x', u.pix), ('y', u.pix), ('area', u.pix ** 2),
+    ('x', 'pix'), ('y', 'pix'), ('area', 'pix2'),
     ('bbox_xmin', None), ('bbox_xmax', None),
     ('bbox_ymin', None), ('bbox_ymax', None),
-    ('semimajor_sigma', u.pix), ('semiminor_sigma', u.pix),
-    ('ellipticity', u.dimensionless_unscaled), ('orientation', u.deg),
-    ('peak_deficit', u.percent), ('mean_deficit', u.percent),
-    ('isophotal_sum', u.percent * u.pix ** 2), ('noise', u.percent),
+    ('semimajor_sigma', 'pix'), ('semiminor_sigma', 'pix'),
+    ('ellipticity', ''), ('orientation', 'deg'),
+    ('peak_deficit', '%'), ('mean_deficit', '%'),
+    ('isophotal_sum', '% pix2'), ('noise', '%'),
     ('footprint', None),
 )
 
@@ -48,11 +50,13 @@ _DTYPES = {'file': 'U64', 'ccdchip': int, 'label': int, 'bbox_xmin': int,
 
 def empty_catalog():
     """A catalog with the standard columns and no rows."""
+    import astropy.units as u
+    from astropy.table import QTable
     cols = []
     names = []
     for name, unit in CATALOG_COLUMNS:
         arr = np.zeros(0, dtype=_DTYPES.get(name, float))
-        cols.append(arr if unit is None else arr * unit)
+        cols.append(arr if unit is None else arr * u.Unit(unit))
         names.append(name)
     return QTable(cols, names=names)
 
@@ -112,6 +116,8 @@ def measure_sources(data, segm, *, ccdchip, ltv=(0.0, 0.0), noise=None,
         nval = np.asarray(noise)[rows, cols].astype(float)
     else:
         nval = np.full(len(x), np.nan)
+    import astropy.units as u
+    from astropy.table import QTable
     n = len(x)
     table = QTable()
     table['file'] = np.array([file] * n, dtype=f'U{max(len(file), 1)}')
@@ -252,6 +258,7 @@ def _source_properties(data, segm):
 def stack_catalogs(tables, meta=None):
     """Stack per-chip (or per-file) catalogs, keeping the standard columns
     even when every table is empty."""
+    from astropy.table import vstack
     tables = [t for t in tables if len(t)]
     out = vstack(tables) if tables else empty_catalog()
     if meta:
@@ -283,6 +290,7 @@ def read_catalog(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AcsFlecksError('no such catalog', path=path)
+    from astropy.table import QTable
     try:
         table = QTable.read(path, format='ascii.ecsv')
     except Exception as exc:  # astropy raises many types on bad ECSV

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..exceptions import AcsFlecksError
 from ..parameters import DETECTION
-from .segmentation import Segments
+from .segmentation import Segments, label8
 
 __all__ = ['DEBLEND_NLEVELS', 'DEBLEND_CONTRAST', 'SEXTRACTOR_BRANCH_AREA',
            'check_deblend_parameters', 'deblend_segments']
@@ -168,14 +168,11 @@ def deblend_segments(data, segm, *, noise, nsigma, nlevels=DEBLEND_NLEVELS,
 def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
     """Labels 1..n of the branches of one segment (cut-out), or None if it
     does not split."""
-    from scipy import ndimage
-
     vals = data[inside]
     peak = float(vals.max())
     if not peak > t0 or t0 <= 0:
         return None
     value0 = float(vals.sum()) * contrast
-    structure = np.ones((3, 3), bool)
     levels = [np.ones(data.shape, np.int32) * inside]   # level 0: the root
     parents = [np.zeros(1, int)]
     passes = [np.zeros(1, bool)]
@@ -187,7 +184,7 @@ def _split_segment(data, inside, t0, nlevels, contrast, branch_area):
             # at most one branch here and above: no node can split any
             # more (this and the higher levels change nothing)
             break
-        lab, n = ndimage.label(sel, structure=structure)
+        lab, n, _ = label8(sel)
         if n == 0:
             break
         flat = lab.ravel()

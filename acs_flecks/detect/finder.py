@@ -63,6 +63,7 @@ import numpy as np
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..io import open_image
 from ..jit import njit
+from ..preload import preload_once
 from .catalog import measure_sources, stack_catalogs
 from .deblend import check_deblend_parameters, deblend_segments
 from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
@@ -76,6 +77,11 @@ __all__ = ['DEFAULT_MASK_FLAGS', 'FindParameters', 'PreparedChip',
            'find_artifacts', 'edge_noise_factors']
 
 log = logging.getLogger(__name__)
+
+#: What the catalogue of a chip and its ECSV output import (0.15 s), started
+#: in the background once the median filter runs (`acs_flecks.preload`).
+CATALOGUE_MODULES = ('astropy.table', 'astropy.io.ascii',
+                     'astropy.io.misc.yaml')
 
 # DQ flags masked by default: every ACS flag (1 ... 8192) except 4 (bad
 # detector pixel, what this package writes for fleck pixels); defined in
@@ -291,6 +297,10 @@ def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
             f'{where}no positive illumination level (median level '
             f'{med_level:.4g}): cannot normalize to 1 (not a flashed image?)',
             path=path)
+    # the catalogue of this chip will need astropy.table (and a command
+    # its ECSV writer): imported now, while the median keeps the CPUs busy
+    # without the GIL, not before it (where it would delay the start-up)
+    preload_once(*CATALOGUE_MODULES)
     if brackets:
         filtered = median_brackets(padded, size=p.median_size,
                                    threads=threads)
@@ -398,33 +408,30 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
     n_above : int
     noise : float32 array
         The noise map (with its floor).
-    spare : int32 array or None
-        A full-size buffer free for reuse (the level's memory).
     """
     if p.box % 4:
         prep = prepare_chip(sci, dq, params=p, threads=threads, path=path,
                             ccdchip=ccdchip)
         data = prep.inverted - prep.background
         above = data > np.float32(p.nsigma) * prep.noise
-        return data, above, int(np.count_nonzero(above)), prep.noise, None
+        return data, above, int(np.count_nonzero(above)), prep.noise
     brackets, level, padded = _filtered_and_level(
         sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
         keep_padded=True, brackets=True)
     sub = _deficit(brackets.grid(4), level[::4, ::4])
     bkg_grid, rms_grid = background_noise_grids(sub, box=p.box // 4, step=1)
     del sub
-    # the noise map goes into the memory of the median's (encoded) input
-    ny, nx = brackets.shape
-    noise = _noise_map(rms_grid, brackets.shape, p, out=padded[:ny, :nx])
+    # (the exact medians are read from the padded input: it stays intact)
     del padded
+    noise = _noise_map(rms_grid, brackets.shape, p)
     rows, i0, w0, w1 = expand_taps(bkg_grid, brackets.shape, box=p.box,
                                    extrapolate=False)
-    packed, size, coarse, below = brackets.exact_args()
+    codes, bits, size, coarse, below = brackets.exact_args()
     data, above, n_above = _data_and_above_bracketed(
-        level, rows, i0, w0, w1, noise, np.float32(p.nsigma), packed, size,
-        coarse, below, brackets.lower)
-    # the level is not needed any more: its memory takes the labels
-    return data, above, n_above, noise, level.view(np.int32)
+        level, rows, i0, w0, w1, noise, np.float32(p.nsigma), codes, bits,
+        size, coarse, below, brackets.lower,
+        np.empty(level.shape, np.float32), np.empty(level.shape, np.bool_))
+    return data, above, n_above, noise
 
 
 # Fused one-pass loops (numba): the numpy equivalents need several
@@ -442,7 +449,8 @@ def _deficit(filtered, level):
 
 @njit(nogil=True)
 def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
-                              packed, size, coarse, below, lower):
+                              codes, bits, size, coarse, below, lower, data,
+                              above):
     """``data = 100 x (1 - filtered / level) - background`` with the
     background interpolated on the fly (`expand_taps`: the same float32
     operations as `_deficit` and `expand_grid`), and where ``data > nsigma
@@ -451,9 +459,8 @@ def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
     bound of the true deficit (every float32 operation is monotone); only
     where that bound exceeds ``nsigma x noise`` is the exact median taken
     (`~acs_flecks.detect.medfilt.exact_median_at`), so ``above`` is exact
-    everywhere and ``data`` exact wherever ``above`` may be true."""
-    data = np.empty(level.shape, np.float32)
-    above = np.empty(level.shape, np.bool_)
+    everywhere and ``data`` exact wherever ``above`` may be true (into
+    ``data`` and ``above``, allocated by numpy for its huge pages)."""
     buf = np.empty(size * size, np.int64)
     n = 0
     for r in range(data.shape[0]):
@@ -468,7 +475,8 @@ def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
             inv = np.float32(100) * (np.float32(1) - f / level[r, c])
             d = inv - bkg
             if d > thr:
-                f = exact_median_at(packed, size, coarse, below, r, c, buf)
+                f = exact_median_at(codes, bits, size, coarse, below, r,
+                                    c, buf)
                 inv = np.float32(100) * (np.float32(1) - f / level[r, c])
                 d = inv - bkg
             data[r, c] = d
@@ -550,15 +558,14 @@ def find_artifacts_in_chip(sci, dq=None, *, median_size=_D.median_size,
             prep.inverted, prep.background, prep.noise, np.float32(p.nsigma))
         noise = prep.noise
     else:
-        data, above, n_above, noise, spare = _search_images(
+        data, above, n_above, noise = _search_images(
             sci, dq, p, threads=threads, path=path, ccdchip=ccdchip)
     # one segmentation for both paths (see acs_flecks.detect.segmentation:
     # photutils' detect_sources, on the few pixels above the threshold)
     segm = None
     if n_above:
         segm = segment_above(~below if return_prepared else above,
-                             p.min_area, out=None if return_prepared
-                             else spare)
+                             p.min_area)
     if p.deblend and segm is not None:
         segm = deblend_segments(data, segm, noise=noise,
                                 nsigma=p.nsigma, nlevels=p.deblend_nlevels,

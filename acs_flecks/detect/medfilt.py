@@ -368,10 +368,8 @@ def _source_index(i, n, reflect):
 
 
 @njit(nogil=True)
-def _fill_and_pad(sci, dq, flags, level, half, reflect):
+def _fill_and_pad(sci, dq, flags, level, half, reflect, padded, mask):
     nr, nc = sci.shape
-    padded = np.empty((nr + 2 * half, nc + 2 * half), np.float32)
-    mask = np.empty((nr, nc), np.bool_)
     n = 0
     for r in range(nr):
         for c in range(nc):
@@ -422,8 +420,14 @@ def fill_and_pad(sci, dq, flags, level, *, size=15, mode='reflect'):
     if mode not in MEDIAN_MODES:
         raise AcsFlecksError(f'median mode must be one of {MEDIAN_MODES}, '
                              f'got {mode!r}')
-    return _fill_and_pad(sci, dq, np.uint16(flags), level,
-                         check_median_size(size) // 2, mode == 'reflect')
+    half = check_median_size(size) // 2
+    nr, nc = sci.shape
+    # the big outputs are allocated by numpy, which asks for transparent
+    # huge pages (numba's allocator does not: 16x more page faults)
+    padded = np.empty((nr + 2 * half, nc + 2 * half), np.float32)
+    mask = np.empty((nr, nc), np.bool_)
+    return _fill_and_pad(sci, dq, np.uint16(flags), level, half,
+                         mode == 'reflect', padded, mask)
 
 
 # --------------------------------------------------------------------------
@@ -436,37 +440,94 @@ _NCOARSE = _NBINS >> _COARSE_SHIFT
 
 
 @njit(nogil=True)
-def _coarse_rows(packed, size, row0, row1, ncol, coarse, below):
-    """Perreault & Hebert sliding histogram of the coarse codes
-    (``code >> 8``, 64 bins) for output rows [row0, row1): the coarse bin
-    of each window's median and the number of window values in lower
-    bins.  ``packed`` is the transposed array of `_encode`."""
+def _float_key(b):
+    """Order-preserving 32-bit integer key of float32 bits ``b``: negative
+    floats have all bits flipped, positive ones the sign bit set."""
+    b = np.int64(b)
+    if b & 0x80000000:
+        return (~b) & 0xFFFFFFFF
+    return b | 0x80000000
+
+
+@njit(nogil=True)
+def _key_bits(key):
+    """float32 bits of a `_float_key`."""
+    if key & 0x80000000:
+        return np.uint32(key & 0x7FFFFFFF)
+    return np.uint32((~key) & 0xFFFFFFFF)
+
+
+@njit(nogil=True)
+def _coarse_codes(padded, bits, lo, scale, nbins, codes):
+    """The coarse code (``code >> 8`` of the 14-bit monotone code of
+    `_encode_keys`, one byte) of every pixel of the padded image, in its
+    own layout (into ``codes``), and the smallest key of each coarse bin."""
+    nr, nc = padded.shape
+    kmin = np.full(_NCOARSE, 0xFFFFFFFF, np.int64)
+    top = nbins - 1
+    for r in range(nr):
+        for c in range(nc):
+            v = (np.float64(padded[r, c]) - lo) * scale
+            if v <= 0.0:
+                q = 0
+            elif v >= top:
+                q = top
+            else:
+                q = int(v)
+            m = q >> _COARSE_SHIFT
+            codes[r, c] = m
+            k = _float_key(bits[r, c])
+            if k < kmin[m]:
+                kmin[m] = k
+    return codes, kmin
+
+
+@njit(nogil=True)
+def _coarse_rows(codes, size, row0, row1, ncol, coarse, below):
+    """Perreault & Hebert sliding histogram of the coarse codes (64 bins)
+    for output rows [row0, row1): the coarse bin of each window's median
+    and the number of window values in lower bins.
+
+    Counts have the type of ``below``: bytes up to 15x15 (a window holds
+    at most 225 values), so the 64-bin vector additions compile to a few
+    SIMD instructions; the median bin is followed along the row as in
+    Huang's method: the count below it is updated with the entering and
+    leaving columns' counts below it, then the bin moves by the few steps
+    the median moved."""
     nb = _NCOARSE
     kth = (size * size) // 2
-    ncolp = packed.shape[0]
-    colh = np.zeros((ncolp, nb), np.int32)
-    kern = np.zeros(nb, np.int32)
-    for c in range(ncolp):
-        for r in range(row0, row0 + size):
-            colh[c, (np.int64(packed[c, r]) & 0xFFFF) >> _COARSE_SHIFT] += 1
+    ncolp = codes.shape[1]
+    colh = np.zeros((ncolp, nb), below.dtype)
+    kern = np.zeros(nb, below.dtype)
+    lanes = np.arange(nb)
+    for r in range(row0, row0 + size):
+        for c in range(ncolp):
+            colh[c, codes[r, c]] += 1
     for i in range(row0, row1):
         if i > row0:
             for c in range(ncolp):
-                colh[c, (np.int64(packed[c, i - 1]) & 0xFFFF)
-                     >> _COARSE_SHIFT] -= 1
-                colh[c, (np.int64(packed[c, i + size - 1]) & 0xFFFF)
-                     >> _COARSE_SHIFT] += 1
+                colh[c, codes[i - 1, c]] -= 1
+                colh[c, codes[i + size - 1, c]] += 1
         for b in range(nb):
             kern[b] = 0
         for c in range(size):
             for b in range(nb):
                 kern[b] += colh[c, b]
+        m = 0
+        acc = 0
         for j in range(ncol):
             if j > 0:
+                cin = j + size - 1
+                cout = j - 1
+                d = 0
                 for b in range(nb):
-                    kern[b] += colh[j + size - 1, b] - colh[j - 1, b]
-            acc = 0
-            m = 0
+                    kern[b] += colh[cin, b] - colh[cout, b]
+                    d += (np.int32(colh[cin, b]) - np.int32(colh[cout, b])) \
+                        * (lanes[b] < m)
+                acc += d
+            while acc > kth:
+                m -= 1
+                acc -= kern[m]
             while acc + kern[m] <= kth:
                 acc += kern[m]
                 m += 1
@@ -475,18 +536,19 @@ def _coarse_rows(packed, size, row0, row1, ncol, coarse, below):
 
 
 @njit(nogil=True)
-def _exact_at(packed, size, i, j, m, below, buf):
+def _exact_at(codes, bits, size, i, j, m, below, buf):
     """The exact median (float32 bits) of the window of output pixel
     (i, j) whose median is in coarse bin ``m`` above ``below`` values:
     the window's values of that bin, sorted, and the wanted one."""
     kth = (size * size) // 2
     k = 0
-    for c in range(j, j + size):
-        for r in range(i, i + size):
-            v = np.int64(packed[c, r])
-            if ((v & 0xFFFF) >> _COARSE_SHIFT) == m:
-                buf[k] = v >> 16
+    mm = np.uint8(m)
+    for r in range(i, i + size):
+        for c in range(j, j + size):
+            if codes[r, c] == mm:
+                buf[k] = _float_key(bits[r, c])
                 k += 1
+    # insertion sort of the few values of bin m (no allocation)
     for a in range(1, k):
         v = buf[a]
         b = a - 1
@@ -494,42 +556,33 @@ def _exact_at(packed, size, i, j, m, below, buf):
             buf[b + 1] = buf[b]
             b -= 1
         buf[b + 1] = v
-    key = buf[kth - below]
-    if key & 0x80000000:
-        return np.uint32(key & 0x7FFFFFFF)
-    return np.uint32((~key) & 0xFFFFFFFF)
+    return _key_bits(buf[kth - below])
 
 
 @njit(nogil=True)
-def _exact_grid(packed, size, coarse, below, step, out):
+def _exact_grid(codes, bits, size, coarse, below, step, out):
     """Exact medians at every ``step``-th row and column."""
     buf = np.empty(size * size, np.int64)
     for a in range(out.shape[0]):
         for b in range(out.shape[1]):
             i = a * step
             j = b * step
-            out[a, b] = _exact_at(packed, size, i, j, np.int64(coarse[i, j]),
+            out[a, b] = _exact_at(codes, bits, size, i, j,
+                                  np.int64(coarse[i, j]),
                                   np.int64(below[i, j]), buf)
     return out
 
 
 @njit(nogil=True)
 def _coarse_minimum(kmin):
-    """Smallest key among the image's values of each coarse bin (the
-    bin's lower bound on the median), as float32 bits; 0xFFFFFFFF-keyed
-    (empty) bins get +inf."""
+    """The smallest value of each coarse bin (the bin's lower bound on the
+    median) from its smallest key, as float32 bits; empty bins get +inf."""
     out = np.empty(_NCOARSE, np.uint32)
     for m in range(_NCOARSE):
-        key = np.int64(0xFFFFFFFF)
-        for q in range(m << _COARSE_SHIFT, (m + 1) << _COARSE_SHIFT):
-            if kmin[q] < key:
-                key = kmin[q]
-        if key == 0xFFFFFFFF:
+        if kmin[m] == 0xFFFFFFFF:
             out[m] = np.uint32(0x7F800000)       # +inf: never reached
-        elif key & 0x80000000:
-            out[m] = np.uint32(key & 0x7FFFFFFF)
         else:
-            out[m] = np.uint32((~key) & 0xFFFFFFFF)
+            out[m] = _key_bits(kmin[m])
     return out
 
 
@@ -543,15 +596,18 @@ class MedianBrackets:
     size : int
     coarse : uint8 array
         Coarse bin of each pixel's median.
-    below : uint8 array
+    below : uint8 (uint16 above 15x15) array
         Number of window values in lower coarse bins.
     lower : float32 array (64,)
         Lower bound of a median in each coarse bin (the smallest value of
         the image in that bin): ``median >= lower[coarse]``, exactly.
     """
 
-    def __init__(self, packed, size, coarse, below, lower):
-        self._packed = packed
+    def __init__(self, codes, padded, size, coarse, below, lower):
+        self._codes = codes
+        # the padded input itself: the exact values are read from it, so
+        # it must not be modified while these brackets are in use
+        self._bits = padded.view(np.uint32)
         self.size = size
         self.coarse = coarse
         self.below = below
@@ -567,21 +623,22 @@ class MedianBrackets:
         ny, nx = self.shape
         out = np.empty(((ny + step - 1) // step, (nx + step - 1) // step),
                        np.uint32)
-        return _exact_grid(self._packed, self.size, self.coarse, self.below,
-                           step, out).view(np.float32)
+        return _exact_grid(self._codes, self._bits, self.size, self.coarse,
+                           self.below, step, out).view(np.float32)
 
     def exact_args(self):
         """What `exact_median_at` needs inside a numba loop."""
-        return self._packed, self.size, self.coarse, self.below
+        return self._codes, self._bits, self.size, self.coarse, self.below
 
 
 @njit(nogil=True)
-def exact_median_at(packed, size, coarse, below, i, j, buf):
+def exact_median_at(codes, bits, size, coarse, below, i, j, buf):
     """Exact median (float32) of output pixel (i, j) of `MedianBrackets`
-    (``buf``: int64 work array of ``size**2``)."""
-    bits = _exact_at(packed, size, i, j, np.int64(coarse[i, j]),
-                     np.int64(below[i, j]), buf)
-    return np.array([bits], np.uint32).view(np.float32)[0]
+    (arguments from `MedianBrackets.exact_args`; ``buf``: int64 work array
+    of ``size**2``)."""
+    b = _exact_at(codes, bits, size, i, j, np.int64(coarse[i, j]),
+                  np.int64(below[i, j]), buf)
+    return np.array([b], np.uint32).view(np.float32)[0]
 
 
 def median_brackets(padded, *, size=15, threads=None):
@@ -603,7 +660,9 @@ def median_brackets(padded, *, size=15, threads=None):
     Parameters
     ----------
     padded : 2-D float32 array
-        Finite values, padded by ``size // 2`` (`fill_and_pad`).
+        Finite values, padded by ``size // 2`` (`fill_and_pad`).  It is
+        kept (not copied) by the result: do not modify it while the result
+        is in use.
     size : int
     threads : int, optional
 
@@ -612,13 +671,15 @@ def median_brackets(padded, *, size=15, threads=None):
     MedianBrackets
     """
     size = check_median_size(size)
+    # window counts in bytes while they fit (up to 15x15), else 16 bits
+    counts = np.uint8 if size * size <= 255 else np.uint16
     half = size // 2
     nrow, ncol = padded.shape[0] - 2 * half, padded.shape[1] - 2 * half
     lo, scale = _quantizer(padded[half:half + nrow, half:half + ncol])
-    packed, _single, kmin = _encode_with_min(padded, padded.view(np.uint32),
-                                             lo, scale, _NBINS)
+    codes, kmin = _coarse_codes(padded, padded.view(np.uint32), lo, scale,
+                                _NBINS, np.empty(padded.shape, np.uint8))
     coarse = np.empty((nrow, ncol), np.uint8)
-    below = np.empty((nrow, ncol), np.uint8)
+    below = np.empty((nrow, ncol), counts)
     if threads is None:
         threads = min(4, len(os.sched_getaffinity(0))
                       if hasattr(os, 'sched_getaffinity') else os.cpu_count())
@@ -628,7 +689,7 @@ def median_brackets(padded, *, size=15, threads=None):
 
     def work(a):
         b = min(a + band, nrow)
-        _coarse_rows(packed, size, a, b, ncol, coarse[a:b], below[a:b])
+        _coarse_rows(codes, size, a, b, ncol, coarse[a:b], below[a:b])
     if threads == 1:
         for a in starts:
             work(a)
@@ -636,12 +697,4 @@ def median_brackets(padded, *, size=15, threads=None):
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(work, starts))
     lower = _coarse_minimum(kmin).view(np.float32)
-    return MedianBrackets(packed, size, coarse, below, lower)
-
-
-@njit(nogil=True)
-def _encode_with_min(padded, bits, lo, scale, nbins):
-    """`_encode`, and the smallest key of each bin."""
-    packed, kmin, kmax = _encode_keys(padded, bits, lo, scale, nbins)
-    return packed, kmin == kmax, kmin
-
+    return MedianBrackets(codes, padded, size, coarse, below, lower)

@@ -37,7 +37,6 @@ True
 """
 
 import numpy as np
-from scipy import ndimage
 
 from ..jit import njit
 
@@ -150,10 +149,20 @@ def _fill_and_smooth(grid):
     if bad.all():
         return grid
     if bad.any():
+        from scipy import ndimage
         idx = ndimage.distance_transform_edt(bad, return_distances=False,
                                              return_indices=True)
         grid = grid[tuple(idx)]
     return grid
+
+
+def _median3_nearest(grid):
+    """``scipy.ndimage.median_filter(grid, size=3, mode='nearest')`` of a
+    small grid, by numpy (the median of 9 values is one of them, the same
+    one): ``acs_flecks find`` then never imports scipy.ndimage (0.13 s)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    windows = sliding_window_view(np.pad(grid, 1, mode='edge'), (3, 3))
+    return np.median(windows.reshape(grid.shape + (9,)), axis=-1)
 
 
 def _interp_taps(n, box, nb, extrapolate=True):
@@ -303,5 +312,5 @@ def background_noise_grids(image, *, box=128, mask=None, step=4):
     # independent samples (partial boxes of sub-arrays, large artifacts)
     rms_grid = _fill_and_smooth(rms)
     if rms_grid.size > 1 and np.isfinite(rms_grid).all():
-        rms_grid = ndimage.median_filter(rms_grid, size=3, mode='nearest')
+        rms_grid = _median3_nearest(rms_grid)
     return bkg_grid, rms_grid

@@ -23,9 +23,18 @@ Why this is written out instead of calling photutils
    (`~acs_flecks.detect.catalog.measure_sources`) and the footprints use,
    so ``acs_flecks find`` never imports photutils.
 
-Tests (``tests/test_detect.py``) check that `segment_above` gives the
-labels of ``detect_sources`` and `Segments` the ``labels``, ``slices``
-and ``areas`` of a ``SegmentationImage``.
+3. The labelling itself (`label8`) is a compiled two-pass union-find
+   that touches only the labelled pixels after its scan of the mask, in
+   place of ``scipy.ndimage.label``: the same labels (raster order of each
+   group's first pixel, tested against scipy), without importing
+   ``scipy.ndimage`` (0.13 s, a tenth of the whole ``acs_flecks find``)
+   and without writing a full-chip label image (the labels go into fresh
+   zero pages, of which only those holding segments are ever touched).
+
+Tests (``tests/test_detect.py``, ``tests/test_detect_segmentation.py``)
+check that `segment_above` gives the labels of ``detect_sources``,
+`label8` those of ``scipy.ndimage.label``, and `Segments` the ``labels``,
+``slices`` and ``areas`` of a ``SegmentationImage``.
 
 >>> import numpy as np
 >>> from acs_flecks.detect.segmentation import segment_above
@@ -38,7 +47,118 @@ and ``areas`` of a ``SegmentationImage``.
 
 import numpy as np
 
-__all__ = ['Segments', 'segment_above']
+from ..jit import njit
+
+__all__ = ['Segments', 'segment_above', 'label8']
+
+
+@njit(nogil=True)
+def _find(parent, k):
+    """Root of provisional label ``k`` (path halving)."""
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+@njit(nogil=True)
+def _label8(mask, out):
+    """8-connected labels of ``mask`` into ``out`` (zero on entry; only
+    labelled pixels are written), numbered 1 ... n in raster order of each
+    group's first pixel; returns (n, flat indices of the labelled pixels
+    in raster order)."""
+    ny, nx = mask.shape
+    parent = np.empty(64, np.int32)
+    parent[0] = 0
+    where = np.empty(1024, np.int64)
+    npix = 0
+    n = 0
+    for r in range(ny):
+        for c in range(nx):
+            if not mask[r, c]:
+                continue
+            # the neighbours already visited: W, NW, N, NE; the smallest
+            # root wins (roots are created in raster order, so a group's
+            # root is the label of its first pixel)
+            best = 0
+            for dr, dc in ((0, -1), (-1, -1), (-1, 0), (-1, 1)):
+                rr = r + dr
+                cc = c + dc
+                if rr < 0 or cc < 0 or cc >= nx:
+                    continue
+                lab = out[rr, cc]
+                if lab == 0:
+                    continue
+                root = _find(parent, lab)
+                if best == 0:
+                    best = root
+                elif root != best:
+                    if root < best:
+                        parent[best] = root
+                        best = root
+                    else:
+                        parent[root] = best
+            if best == 0:
+                n += 1
+                if n >= parent.size:
+                    grown = np.empty(2 * parent.size, np.int32)
+                    grown[:parent.size] = parent
+                    parent = grown
+                parent[n] = n
+                best = n
+            out[r, c] = best
+            if npix >= where.size:
+                grown64 = np.empty(2 * where.size, np.int64)
+                grown64[:where.size] = where
+                where = grown64
+            where[npix] = r * nx + c
+            npix += 1
+    # final labels: the roots in increasing order are 1 ... m
+    final = np.zeros(n + 1, np.int32)
+    m = 0
+    for k in range(1, n + 1):
+        root = _find(parent, k)
+        if root == k:
+            m += 1
+            final[k] = m
+    flat = out.reshape(-1)
+    for i in range(npix):
+        flat[where[i]] = final[_find(parent, flat[where[i]])]
+    return m, where[:npix].copy()
+
+
+def label8(mask, *, out=None):
+    """
+    The 8-connected groups of a mask, as ``scipy.ndimage.label(mask,
+    structure=np.ones((3, 3)))``.
+
+    Parameters
+    ----------
+    mask : 2-D bool array
+    out : 2-D int32 array, optional
+        C-contiguous buffer of ``mask``'s shape for the labels; it is
+        zeroed first.  Default: fresh zero pages (only the pages holding
+        labelled pixels are ever touched).
+
+    Returns
+    -------
+    labels : 2-D int32 array
+        0 outside the groups, 1 ... n in raster order of each group's
+        first pixel (scipy's numbering).
+    n : int
+    pixels : 1-D int64 array
+        Flat indices of the labelled pixels, in raster order (as
+        ``np.flatnonzero(mask)``).
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f'label8 needs a 2-D mask, got shape {mask.shape}')
+    if out is None:
+        out = np.zeros(mask.shape, np.int32)
+    else:
+        out[...] = 0
+    n, pixels = _label8(mask, out)
+    return out, int(n), pixels
 
 
 class Segments:
@@ -146,27 +266,19 @@ def segment_above(above, min_area, *, out=None):
     min_area : int
         Minimum pixels of a segment (SExtractor's ``DETECT_MINAREA``).
     out : 2-D int32 array, optional
-        C-contiguous buffer of ``above``'s shape for the labels (fewer
-        fresh full-chip pages).
+        C-contiguous buffer of ``above``'s shape for the labels (zeroed
+        first); default: fresh zero pages (see `label8`).
 
     Returns
     -------
     `Segments` or `None`
         `None` when no group has ``min_area`` pixels.
     """
-    from scipy import ndimage
-
-    structure = np.ones((3, 3), bool)
-    if out is None:
-        labels, n = ndimage.label(above, structure=structure)
-    else:
-        labels = out
-        n = ndimage.label(above, structure=structure, output=labels)
+    labels, n, where = label8(above, out=out)
     if n == 0:
         return None
     # the few labelled pixels only: sizes, then consecutive labels for the
     # groups of at least min_area pixels (same order), 0 for the others
-    where = np.flatnonzero(above)
     flat = labels.reshape(-1)
     old = flat[where]
     npix = np.bincount(old, minlength=n + 1)
