@@ -99,6 +99,37 @@ def check_median_size(size, *, path=None):
 
 
 @njit(nogil=True)
+def _float_key(b):
+    """Order-preserving 32-bit integer key of float32 bits ``b``: negative
+    floats have all bits flipped, positive ones the sign bit set."""
+    b = np.int64(b)
+    if b & 0x80000000:
+        return (~b) & 0xFFFFFFFF
+    return b | 0x80000000
+
+
+@njit(nogil=True)
+def _key_bits(key):
+    """float32 bits of a `_float_key`."""
+    if key & 0x80000000:
+        return np.uint32(key & 0x7FFFFFFF)
+    return np.uint32((~key) & 0xFFFFFFFF)
+
+
+@njit(nogil=True)
+def _code(v, lo, scale, top):
+    """The monotone bin code of value ``v``: ``clip(floor((v - lo) *
+    scale), 0, top)`` (non-decreasing in ``v``, so it commutes with the
+    median)."""
+    x = (np.float64(v) - lo) * scale
+    if x <= 0.0:
+        return 0
+    if x >= top:
+        return top
+    return int(x)
+
+
+@njit(nogil=True)
 def _median_rows(packed, single, size, nbins, row0, row1, out):
     """Huang sliding median on output rows [row0, row1).
 
@@ -182,11 +213,7 @@ def _median_rows(packed, single, size, nbins, row0, row1, out):
                         b -= 1
                     buf[b + 1] = v
                 key = buf[t]
-            if key & 0x80000000:
-                bits = key & 0x7FFFFFFF
-            else:
-                bits = (~key) & 0xFFFFFFFF
-            out[i - row0, j] = np.uint32(bits)
+            out[i - row0, j] = _key_bits(key)
         # empty the histogram for the next row
         for c in range(ncol - 1, ncol - 1 + size):
             for r in range(i, i + size):
@@ -219,18 +246,8 @@ def _encode_keys(padded, bits, lo, scale, nbins):
         r1 = min(r0 + 64, nr)
         for c in range(nc):
             for r in range(r0, r1):
-                v = (np.float64(padded[r, c]) - lo) * scale
-                if v <= 0.0:
-                    q = 0
-                elif v >= top:
-                    q = top
-                else:
-                    q = int(v)
-                b = np.int64(bits[r, c])
-                if b & 0x80000000:
-                    k = (~b) & 0xFFFFFFFF
-                else:
-                    k = b | 0x80000000
+                q = _code(padded[r, c], lo, scale, top)
+                k = _float_key(bits[r, c])
                 packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
                 if k < kmin[q]:
                     kmin[q] = k
@@ -440,24 +457,6 @@ _NCOARSE = _NBINS >> _COARSE_SHIFT
 
 
 @njit(nogil=True)
-def _float_key(b):
-    """Order-preserving 32-bit integer key of float32 bits ``b``: negative
-    floats have all bits flipped, positive ones the sign bit set."""
-    b = np.int64(b)
-    if b & 0x80000000:
-        return (~b) & 0xFFFFFFFF
-    return b | 0x80000000
-
-
-@njit(nogil=True)
-def _key_bits(key):
-    """float32 bits of a `_float_key`."""
-    if key & 0x80000000:
-        return np.uint32(key & 0x7FFFFFFF)
-    return np.uint32((~key) & 0xFFFFFFFF)
-
-
-@njit(nogil=True)
 def _coarse_codes(padded, bits, lo, scale, nbins, codes):
     """The coarse code (``code >> 8`` of the 14-bit monotone code of
     `_encode_keys`, one byte) of every pixel of the padded image, in its
@@ -467,14 +466,7 @@ def _coarse_codes(padded, bits, lo, scale, nbins, codes):
     top = nbins - 1
     for r in range(nr):
         for c in range(nc):
-            v = (np.float64(padded[r, c]) - lo) * scale
-            if v <= 0.0:
-                q = 0
-            elif v >= top:
-                q = top
-            else:
-                q = int(v)
-            m = q >> _COARSE_SHIFT
+            m = _code(padded[r, c], lo, scale, top) >> _COARSE_SHIFT
             codes[r, c] = m
             k = _float_key(bits[r, c])
             if k < kmin[m]:
