@@ -260,10 +260,9 @@ def _noise_map(rms_grid, shape, p, *, out=None):
 
 
 def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
-                        ccdchip=None, return_mask=False, keep_padded=False,
-                        brackets=False):
+                        ccdchip=None, return_mask=False, brackets=False):
     """Steps 1-3: the median-filtered chip and its smooth level (and the
-    mask, or the padded input of the median, free for reuse); with
+    mask, free for reuse); with
     ``brackets``, the `~acs_flecks.detect.medfilt.MedianBrackets` of the
     median instead of the filtered chip."""
     where = '' if ccdchip is None else f'chip CCDCHIP={ccdchip}: '
@@ -307,8 +306,6 @@ def _filtered_and_level(sci, dq, p, *, threads=None, path=None,
     else:
         filtered = median_of_padded(padded, size=p.median_size,
                                     threads=threads)
-    if keep_padded:
-        return filtered, level, padded
     del padded
     if return_mask:
         return filtered, level, mask
@@ -415,22 +412,25 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
         data = prep.inverted - prep.background
         above = data > np.float32(p.nsigma) * prep.noise
         return data, above, int(np.count_nonzero(above)), prep.noise
-    brackets, level, padded = _filtered_and_level(
+    # (the exact medians are read from the padded input the brackets keep:
+    # it stays intact until the fused pass is done)
+    brackets, level, mask = _filtered_and_level(
         sci, dq, p, threads=threads, path=path, ccdchip=ccdchip,
-        keep_padded=True, brackets=True)
+        return_mask=True, brackets=True)
     sub = _deficit(brackets.grid(4), level[::4, ::4])
     bkg_grid, rms_grid = background_noise_grids(sub, box=p.box // 4, step=1)
     del sub
-    # (the exact medians are read from the padded input: it stays intact)
-    del padded
     noise = _noise_map(rms_grid, brackets.shape, p)
     rows, i0, w0, w1 = expand_taps(bkg_grid, brackets.shape, box=p.box,
                                    extrapolate=False)
     codes, bits, size, coarse, below = brackets.exact_args()
+    # data goes into the level's memory (the fused pass reads each pixel's
+    # level before it writes that pixel's data) and above into the mask's,
+    # both of this function's own making: 40 MB less fresh memory per chip,
+    # which a first touch makes costly
     data, above, n_above = _data_and_above_bracketed(
         level, rows, i0, w0, w1, noise, np.float32(p.nsigma), codes, bits,
-        size, coarse, below, brackets.lower,
-        np.empty(level.shape, np.float32), np.empty(level.shape, np.bool_))
+        size, coarse, below, brackets.lower, level, mask)
     return data, above, n_above, noise
 
 
@@ -460,7 +460,9 @@ def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
     where that bound exceeds ``nsigma x noise`` is the exact median taken
     (`~acs_flecks.detect.medfilt.exact_median_at`), so ``above`` is exact
     everywhere and ``data`` exact wherever ``above`` may be true (into
-    ``data`` and ``above``, allocated by numpy for its huge pages)."""
+    ``data`` and ``above``: new arrays, or ``level`` itself and a bool
+    array of its shape, as each pixel's level is read before its data is
+    written)."""
     buf = np.empty(size * size, np.int64)
     n = 0
     for r in range(data.shape[0]):
