@@ -104,26 +104,23 @@ def report_pipeline(path, workdir):
 
 # --------------------------------------------------------------------------
 # breakdown of (b), step by step on one thread (``--breakdown FILE OUT``)
+#: Groups of `bench_chip_steps.chip_steps`' steps in the breakdown.
+BREAKDOWN = {'median': ('smooth level', 'fill and pad', 'coarse pass',
+                        'exact 4x4 grid'),
+             'segmentation': ('noise grids', 'noise map', 'fused exact pass',
+                              'labelling', 'deblending'),
+             'catalogue': ('measurements',)}
+
+
 def breakdown(path, output):
     t0 = time.perf_counter()
     import numpy as np
 
     from acs_flecks.detect import finder
-    from acs_flecks.detect.catalog import (measure_sources, stack_catalogs,
-                                           write_catalog)
-    from acs_flecks.detect.deblend import deblend_segments
-    from acs_flecks.detect.medfilt import fill_and_pad, median_brackets
-    from acs_flecks.detect.normalize import (background_noise_grids,
-                                             expand_taps, smooth_background)
-    from acs_flecks.detect.segmentation import segment_above
+    from acs_flecks.detect.catalog import stack_catalogs, write_catalog
     from acs_flecks.io import ACSImage
-    # loading the compiled kernels from the cache: one call of each on a
-    # tiny chip (what the first call in a process pays)
-    yy, xx = np.mgrid[:64, :64]
-    tiny = (40 * (1 - 0.5 * np.exp(-((xx - 32) ** 2 + (yy - 32) ** 2) / 20.))
-            + np.random.default_rng(0).normal(0, 1, xx.shape)
-            ).astype(np.float32)
-    finder.find_artifacts_in_chip(tiny, box=16, threads=1)
+    from bench_chip_steps import chip_steps, load_kernels
+    load_kernels()
     T = {'start-up': time.perf_counter() - t0}
 
     def add(key, t):
@@ -140,37 +137,12 @@ def breakdown(path, output):
     add('read', t)
     tables = []
     for c, (sci, dq) in arrays.items():
-        t = time.perf_counter()
-        flags = np.uint16(p.mask_flags)
-        level = smooth_background(sci, box=p.box, dq=dq, mask_flags=flags)
-        padded, mask, n = fill_and_pad(sci, dq, flags, level,
-                                       size=p.median_size)
-        # the bracketed median and its exact grid (the exact values near
-        # the threshold are taken in the fused pass, under segmentation)
-        br = median_brackets(padded, size=p.median_size, threads=1)
-        grid = br.grid(4)
-        add('median', t)
-        t = time.perf_counter()
-        sub = finder._deficit(grid, level[::4, ::4])
-        bkg, rms = background_noise_grids(sub, box=p.box // 4, step=1)
-        noise = finder._noise_map(rms, br.shape, p)
-        rows, i0, w0, w1 = expand_taps(bkg, br.shape, box=p.box,
-                                       extrapolate=False)
-        codes, bits, size, coarse, below = br.exact_args()
-        data, above, n_above = finder._data_and_above_bracketed(
-            level, rows, i0, w0, w1, noise, np.float32(p.nsigma), codes,
-            bits, size, coarse, below, br.lower,
-            np.empty(level.shape, np.float32), np.empty(level.shape, bool))
-        segm = segment_above(above, p.min_area)
-        if segm is not None:
-            segm = deblend_segments(data, segm, noise=noise, nsigma=p.nsigma,
-                                    branch_area=p.min_area, copy=False)
-        add('segmentation', t)
-        t = time.perf_counter()
-        tables.append(measure_sources(data, segm, ccdchip=c,
-                                      ltv=chips[c].ltv, noise=noise,
-                                      file=img.name))
-        add('catalogue', t)
+        steps, _, table = chip_steps(sci, dq, c, chips[c].ltv, img.name, p,
+                                     clock=time.perf_counter)
+        for group, names in BREAKDOWN.items():
+            T[group] = T.get(group, 0.0) + sum(steps.get(n, 0.0)
+                                               for n in names)
+        tables.append(table)
     t = time.perf_counter()
     table = stack_catalogs(tables, {})
     add('catalogue', t)
