@@ -15,6 +15,7 @@ astropy.table while the chips are being searched
 """
 
 import importlib
+import importlib.util
 
 #: Sub-modules whose ``__all__`` the package re-exports, in lookup order
 #: (no name is in two; the new-artifact search last, so that looking up a
@@ -33,7 +34,10 @@ def _all_names():
 def __getattr__(name):
     if name == '__all__':
         value = _all_names()
-    elif name in _SUBMODULES or name == 'sextractor':
+    elif not name.startswith('__') and \
+            importlib.util.find_spec(f'{__name__}.{name}') is not None:
+        # a sub-module (``acs_flecks.detect.sextractor``), as in the
+        # top-level package
         return importlib.import_module(f'.{name}', __name__)
     else:
         for module in _SUBMODULES:
