@@ -3,6 +3,8 @@ Where the wall clock of one ``acs_flecks find`` process goes: runs the
 command in this process (as the installed entry point does) with the
 search's steps wrapped to print a timestamp (seconds since the start of the
 interpreter's script, and the thread) at the start and end of each.
+The interpreter's shut-down comes after the last line; time the whole
+process (``/usr/bin/time``) to see it.
 
 It shows what the step timings of ``bench_chip_steps.py`` cannot: the
 imports and numba's first dispatch before the chips start, both chips
@@ -80,7 +82,8 @@ def main(argv=None):
 
     command.run = wrapped_run
     mark('cli imported')
-    rc = cli.main(['find', argv[0], '-o', argv[1]])
+    sys.argv[1:] = ['find', argv[0], '-o', argv[1]]
+    rc = cli.console_main()     # as the installed script, garbage collector included
     mark('end')
     for t, thread, what in EVENTS:
         print(f'{t:7.3f} s  {thread[:24]:24s}  {what}')

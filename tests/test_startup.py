@@ -187,3 +187,67 @@ class TestSearchImports:
         proc = subprocess.run([sys.executable, '-c', code],
                               capture_output=True, text=True, check=True)
         assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+class TestConsoleMain:
+    """The installed script: `main`'s exit status, the collector tuned for a
+    short-lived process (tried in a fresh interpreter: it freezes the
+    collector of the process it runs in)."""
+
+    def run_console(self, tmp_path, argv):
+        code = textwrap.dedent(f'''
+            import atexit, gc, json, sys
+            import acs_flecks.cli as cli
+            seen = {{}}
+            # printed at exit: argparse's --help leaves main by SystemExit
+            atexit.register(lambda: print(json.dumps(
+                dict(seen, frozen=gc.get_freeze_count()))))
+            real = cli.main
+            def main():
+                seen['argv'] = sys.argv[1:]
+                seen['threshold'] = gc.get_threshold()[0]
+                seen['enabled'] = gc.isenabled()
+                return real()
+            cli.main = main
+            sys.argv = ['acs_flecks'] + {argv!r}
+            seen['status'] = cli.console_main()
+            sys.exit(seen['status'])
+            ''')
+        proc = subprocess.run([sys.executable, '-c', code], cwd=tmp_path,
+                              capture_output=True, text=True)
+        return proc, json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def test_status_and_collector(self, tmp_path):
+        from acs_flecks.cli import GC_THRESHOLD
+        proc, seen = self.run_console(tmp_path, ['info', 'missing.fits'])
+        # a bad input: main's one line and status 2, through console_main
+        assert proc.returncode == seen['status'] == 2
+        assert proc.stderr.startswith('acs_flecks: error:')
+        assert 'missing.fits' in proc.stderr
+        assert seen['argv'] == ['info', 'missing.fits']
+        # collections still run during the command, less often
+        assert seen['enabled'] and seen['threshold'] == GC_THRESHOLD > 700
+        # and the shut-down skips what the command left
+        assert seen['frozen'] > 1000
+        assert list(tmp_path.iterdir()) == []
+
+    def test_success(self, tmp_path):
+        proc, seen = self.run_console(tmp_path, ['--help'])
+        # argparse exits from inside main: status 0, frozen all the same
+        assert proc.returncode == 0
+        assert 'usage: acs_flecks' in proc.stdout
+        assert 'status' not in seen and seen['frozen'] > 1000
+
+    def test_entry_point_is_console_main(self):
+        from importlib.metadata import entry_points
+        (ep,) = [e for e in entry_points(group='console_scripts')
+                 if e.name == 'acs_flecks']
+        assert ep.value == 'acs_flecks.cli:console_main'
+
+    def test_main_leaves_the_collector_alone(self):
+        import gc
+
+        from acs_flecks.cli import main
+        before = gc.get_threshold(), gc.get_freeze_count()
+        assert main(['info', 'missing.fits']) == 2
+        assert (gc.get_threshold(), gc.get_freeze_count()) == before
