@@ -1,8 +1,11 @@
 """
 Compiled kernels and where their machine code is cached.
 
-The few loops that numpy, scipy and photutils cannot express efficiently
-(the exact sliding median, the fused search) are compiled with numba.  numba's
+The loops of the new-artifact search (`acs_flecks.detect.difference`) that
+numpy and scipy cannot express efficiently are compiled with numba (those of
+``acs_flecks find``, which a user runs as a short process, are C compiled at
+install time: ``acs_flecks/detect/_kernels.c``, so that a search does not pay
+numba's start-up).  numba's
 own ``cache=True`` writes ``.nbi``/``.nbc`` files into a ``__pycache__``
 folder beside the source file, that is inside ``site-packages``.  ``pip``
 does not know those files: an uninstall leaves ``acs_flecks/detect/__pycache__``

@@ -2,7 +2,7 @@
 Import modules in a background thread.
 
 A command that will need a slow-to-import library only after a long
-GIL-free computation (astropy.table and its ECSV writer after the numba
+GIL-free computation (astropy.table and its ECSV writer after the compiled
 median filter of `acs_flecks find`) starts importing it at once in a daemon thread: the
 import then runs while the median filter keeps the CPUs busy without the
 GIL, instead of before or after it.  Python's import lock makes this safe:

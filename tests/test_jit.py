@@ -12,10 +12,14 @@ from acs_flecks.jit import cache_directory, njit
 
 PACKAGE_DIR = Path(acs_flecks.__file__).parent
 
+# a numba kernel of the package (the new-artifact search's median over
+# epochs; the search of `acs_flecks find` is compiled C, not numba)
 SCRIPT = """
 import numpy as np
-from acs_flecks.detect.medfilt import median_filter
-print(median_filter(np.arange(400, dtype='f4').reshape(20, 20), size=5)[10, 10])
+from acs_flecks.detect.difference import _nanmedian_rows
+stack = np.arange(60, dtype='f4').reshape(3, 20)
+stack[1, 3] = np.nan
+print(_nanmedian_rows(stack).tolist())
 """
 
 

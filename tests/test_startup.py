@@ -180,7 +180,7 @@ class TestSearchImports:
             import json, sys
             from acs_flecks.detect import finder
             print(json.dumps(sorted(m for m in (
-                'astropy.table', 'scipy.ndimage',
+                'astropy.table', 'scipy.ndimage', 'scipy', 'numba',
                 'acs_flecks.detect.difference', 'photutils', 'matplotlib')
                 if m in sys.modules)))
             ''')

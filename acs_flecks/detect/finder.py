@@ -41,7 +41,8 @@ segmentation, deblending and measurements are the same functions, and
 ``tests/test_detect.py`` and ``tests/test_detect_fastpath.py`` check that
 the two give the same images where the catalogue uses them and the same
 catalogue bytes.  Both chips are searched at once in threads (the
-numba kernels and most numpy work release the GIL); with fewer chips
+compiled kernels of `acs_flecks.detect._kernels` and most numpy work
+release the GIL); with fewer chips
 than CPUs, the median filter of a chip also runs in bands of rows on
 several threads.
 `find_chip` takes (path, ccdchip, params) and is what a Dask worker runs.
@@ -62,11 +63,11 @@ import numpy as np
 
 from ..exceptions import AcsFlecksError, NotFlashedWarning
 from ..io import open_image
-from ..jit import njit
 from ..preload import preload_once
+from . import _kernels
 from .catalog import measure_sources, stack_catalogs
 from .deblend import check_deblend_parameters, deblend_segments
-from .medfilt import (check_median_size, exact_median_at, fill_and_pad,
+from .medfilt import (check_median_size, fill_and_pad,
                       median_brackets, median_of_padded)
 from .normalize import (background_noise_grids, expand_grid, expand_taps,
                         smooth_background)
@@ -434,20 +435,17 @@ def _search_images(sci, dq, p, *, threads=None, path=None, ccdchip=None):
     return data, above, n_above, noise
 
 
-# Fused one-pass loops (numba): the numpy equivalents need several
-# full-chip temporaries, and these run on every chip.
-@njit(nogil=True)
+# Fused one-pass loops (compiled, acs_flecks/detect/_kernels.c): the numpy
+# equivalents need several full-chip temporaries, and these run on every
+# chip.
 def _deficit(filtered, level):
     """``100 x (1 - filtered / level)`` (float32)."""
-    out = np.empty_like(filtered)
-    for r in range(out.shape[0]):
-        for c in range(out.shape[1]):
-            out[r, c] = np.float32(100) * (
-                np.float32(1) - filtered[r, c] / level[r, c])
+    out = np.empty(np.shape(filtered), np.float32)
+    _kernels.deficit(np.ascontiguousarray(filtered, np.float32),
+                     np.ascontiguousarray(level, np.float32), out)
     return out
 
 
-@njit(nogil=True)
 def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
                               codes, bits, size, coarse, below, lower, data,
                               above):
@@ -458,50 +456,33 @@ def _data_and_above_bracketed(level, rows, i0, w0, w1, noise, nsigma,
     pixel from the lower bound of its median (``lower[coarse]``) is an upper
     bound of the true deficit (every float32 operation is monotone); only
     where that bound exceeds ``nsigma x noise`` is the exact median taken
-    (`~acs_flecks.detect.medfilt.exact_median_at`), so ``above`` is exact
+    (as `~acs_flecks.detect.medfilt.exact_median_at`), so ``above`` is exact
     everywhere and ``data`` exact wherever ``above`` may be true (into
     ``data`` and ``above``: new arrays, or ``level`` itself and a bool
     array of its shape, as each pixel's level is read before its data is
-    written)."""
-    buf = np.empty(size * size, np.int64)
-    n = 0
-    for r in range(data.shape[0]):
-        a = rows[i0[r]]
-        b = rows[i0[r] + 1]
-        wa = w0[r]
-        wb = w1[r]
-        for c in range(data.shape[1]):
-            thr = nsigma * noise[r, c]
-            bkg = wa * a[c] + wb * b[c]
-            f = lower[coarse[r, c]]
-            inv = np.float32(100) * (np.float32(1) - f / level[r, c])
-            d = inv - bkg
-            if d > thr:
-                f = exact_median_at(codes, bits, size, coarse, below, r,
-                                    c, buf)
-                inv = np.float32(100) * (np.float32(1) - f / level[r, c])
-                d = inv - bkg
-            data[r, c] = d
-            t = d > thr
-            above[r, c] = t
-            n += t
+    written).
+
+    Returns
+    -------
+    data, above, n : float32 array, bool array, int
+        ``n``: pixels above.
+    """
+    n = _kernels.data_and_above_bracketed(
+        level, rows, np.ascontiguousarray(i0, np.int64), w0, w1, noise,
+        float(nsigma), codes, bits, int(size), coarse, below, lower, data,
+        above)
     return data, above, n
 
 
-@njit(nogil=True)
 def _data_and_below(inverted, background, noise, nsigma):
     """``inverted - background``, and where it is *not* above ``nsigma x
     noise`` (float32, the comparison photutils makes), in one pass."""
+    inverted = np.ascontiguousarray(inverted, np.float32)
     data = np.empty_like(inverted)
     below = np.empty(inverted.shape, np.bool_)
-    n = 0
-    for r in range(data.shape[0]):
-        for c in range(data.shape[1]):
-            d = inverted[r, c] - background[r, c]
-            data[r, c] = d
-            b = not d > nsigma * noise[r, c]
-            below[r, c] = b
-            n += not b
+    n = _kernels.data_and_below(
+        inverted, np.ascontiguousarray(background, np.float32),
+        np.ascontiguousarray(noise, np.float32), float(nsigma), data, below)
     return data, below, n
 
 

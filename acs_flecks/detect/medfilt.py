@@ -37,7 +37,8 @@ Algorithm (exact for any finite float32 input)
 Edges follow scipy's default ``mode='reflect'`` (``d c b a | a b c d |
 d c b a``, numpy's ``'symmetric'``); ``mode='nearest'`` is also supported.
 
-The kernel is compiled with numba (``nogil``), so rows are processed by
+The kernels are compiled C (``acs_flecks/detect/_kernels.c``, built at
+install time) that releases the GIL, so rows are processed by
 several threads at once.
 
 `median_brackets` does less: the median's *coarse* bin (top 6 bits of the
@@ -64,7 +65,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..exceptions import AcsFlecksError
-from ..jit import njit
+from . import _kernels
 
 __all__ = ['median_filter', 'median_of_padded', 'fill_and_pad',
            'check_median_size', 'MEDIAN_MODES', 'median_brackets',
@@ -98,170 +99,11 @@ def check_median_size(size, *, path=None):
     return int(size)
 
 
-@njit(nogil=True)
-def _float_key(b):
-    """Order-preserving 32-bit integer key of float32 bits ``b``: negative
-    floats have all bits flipped, positive ones the sign bit set."""
-    b = np.int64(b)
-    if b & 0x80000000:
-        return (~b) & 0xFFFFFFFF
-    return b | 0x80000000
 
-
-@njit(nogil=True)
-def _key_bits(key):
-    """float32 bits of a `_float_key`."""
-    if key & 0x80000000:
-        return np.uint32(key & 0x7FFFFFFF)
-    return np.uint32((~key) & 0xFFFFFFFF)
-
-
-@njit(nogil=True)
-def _code(v, lo, scale, top):
-    """The monotone bin code of value ``v``: ``clip(floor((v - lo) *
-    scale), 0, top)`` (non-decreasing in ``v``, so it commutes with the
-    median)."""
-    x = (np.float64(v) - lo) * scale
-    if x <= 0.0:
-        return 0
-    if x >= top:
-        return top
-    return int(x)
-
-
-@njit(nogil=True)
-def _median_rows(packed, single, size, nbins, row0, row1, out):
-    """Huang sliding median on output rows [row0, row1).
-
-    ``packed`` is the *transposed* padded image (``[column, row]``, so
-    that the ``size`` pixels of one window column are contiguous), each
-    pixel as ``key << 16 | code`` (32-bit order-preserving key of the
-    float, bin code < 2**16).  Each histogram bin holds ``count << 48 |
-    sum of keys`` (225 keys < 2**40), so adding or removing a pixel is one
-    integer addition.  Bins are also counted in blocks of 16: the median
-    pointer moves over blocks (``belowb`` = values in the blocks below
-    ``mb``), then the bin is found by a short scan inside the block.
-    """
-    kth = (size * size) // 2          # 0-based index of the median
-    ncol = out.shape[1]
-    one = np.int64(1) << 48
-    low = one - 1
-    hist = np.zeros(nbins, np.int64)
-    blk = np.zeros(nbins // 16 + 1, np.int64)
-    buf = np.empty(size * size, np.int64)
-    mb = 0
-    for i in range(row0, row1):
-        for c in range(size):
-            for r in range(i, i + size):
-                v = np.int64(packed[c, r])
-                q = v & 0xFFFF
-                hist[q] += one + (v >> 16)
-                blk[q >> 4] += 1
-        belowb = 0
-        for c in range(size):
-            for r in range(i, i + size):
-                belowb += ((np.int64(packed[c, r]) & 0xFFFF) >> 4) < mb
-        for j in range(ncol):
-            if j > 0:
-                cout = j - 1
-                cin = j + size - 1
-                for r in range(i, i + size):
-                    v = np.int64(packed[cout, r])
-                    q = v & 0xFFFF
-                    hist[q] -= one + (v >> 16)
-                    blk[q >> 4] -= 1
-                    belowb -= (q >> 4) < mb
-                    v = np.int64(packed[cin, r])
-                    q = v & 0xFFFF
-                    hist[q] += one + (v >> 16)
-                    blk[q >> 4] += 1
-                    belowb += (q >> 4) < mb
-            # the block holding the median: belowb <= kth < belowb + blk[mb]
-            while belowb > kth:
-                mb -= 1
-                belowb -= blk[mb]
-            while belowb + blk[mb] <= kth:
-                belowb += blk[mb]
-                mb += 1
-            # the bin inside the block
-            below = belowb
-            m = mb << 4
-            while below + (hist[m] >> 48) <= kth:
-                below += hist[m] >> 48
-                m += 1
-            n = hist[m] >> 48
-            if n == 1:
-                key = hist[m] & low
-            elif single[m]:
-                # every pixel of the image in this bin has the same value
-                key = (hist[m] & low) // n
-            else:
-                t = kth - below
-                k = 0
-                for c in range(j, j + size):
-                    for r in range(i, i + size):
-                        v = np.int64(packed[c, r])
-                        if (v & 0xFFFF) == m:
-                            buf[k] = v >> 16
-                            k += 1
-                # insertion sort of the few values of bin m (no allocation)
-                for a in range(1, k):
-                    v = buf[a]
-                    b = a - 1
-                    while b >= 0 and buf[b] > v:
-                        buf[b + 1] = buf[b]
-                        b -= 1
-                    buf[b + 1] = v
-                key = buf[t]
-            out[i - row0, j] = _key_bits(key)
-        # empty the histogram for the next row
-        for c in range(ncol - 1, ncol - 1 + size):
-            for r in range(i, i + size):
-                v = np.int64(packed[c, r])
-                q = v & 0xFFFF
-                hist[q] -= one + (v >> 16)
-                blk[q >> 4] -= 1
-    return out
-
-
-@njit(nogil=True)
-def _encode_keys(padded, bits, lo, scale, nbins):
-    """Transposed ``key << 16 | code`` of the padded image (codes < 2**16,
-    32-bit order-preserving keys), and the smallest and largest key of each
-    bin.
-
-    ``bits`` is ``padded.view(np.uint32)``.  Keys: negative floats have all
-    bits flipped, positive ones the sign bit set, so that integer order is
-    float order.  Codes: ``clip(floor((v - lo) * scale), 0, nbins - 1)``,
-    non-decreasing in ``v``.
-    """
-    nr, nc = padded.shape
-    packed = np.empty((nc, nr), np.uint64)
-    kmin = np.full(nbins, 0xFFFFFFFF, np.int64)
-    kmax = np.full(nbins, -1, np.int64)
-    top = nbins - 1
-    # blocks of 64 rows: contiguous writes of the transposed array while
-    # the rows being read stay in cache
-    for r0 in range(0, nr, 64):
-        r1 = min(r0 + 64, nr)
-        for c in range(nc):
-            for r in range(r0, r1):
-                q = _code(padded[r, c], lo, scale, top)
-                k = _float_key(bits[r, c])
-                packed[c, r] = (np.uint64(k) << np.uint64(16)) | np.uint64(q)
-                if k < kmin[q]:
-                    kmin[q] = k
-                if k > kmax[q]:
-                    kmax[q] = k
-    return packed, kmin, kmax
-
-
-@njit(nogil=True)
-def _encode(padded, bits, lo, scale, nbins):
-    """Transposed ``key << 16 | code`` of the padded image and which bins
-    hold a single distinct value (see `_encode_keys`)."""
-    packed, kmin, kmax = _encode_keys(padded, bits, lo, scale, nbins)
-    return packed, kmin == kmax
+def _c_array(a, dtype):
+    """``a`` as the C-contiguous array of ``dtype`` the compiled kernels
+    take (no copy when it already is one)."""
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def _quantizer(image):
@@ -346,68 +188,33 @@ def median_of_padded(padded, *, size=15, threads=None):
     """
     size = check_median_size(size)
     half = size // 2
+    padded = _c_array(padded, np.float32)
     nrow, ncol = padded.shape[0] - 2 * half, padded.shape[1] - 2 * half
     lo, scale = _quantizer(padded[half:half + nrow, half:half + ncol])
-    packed, single = _encode(padded, padded.view(np.uint32), lo, scale,
-                             _NBINS)
+    # each pixel as key << 16 | code, transposed (a window column's pixels
+    # contiguous), and which bins hold a single distinct value
+    packed = np.empty(padded.shape[::-1], np.uint64)
+    kmin = np.empty(_NBINS, np.int64)
+    kmax = np.empty(_NBINS, np.int64)
+    _kernels.encode_keys(padded, lo, scale, _NBINS, packed, kmin, kmax)
+    single = kmin == kmax
     out = np.empty((nrow, ncol), np.uint32)
     if threads is None:
         threads = min(4, len(os.sched_getaffinity(0))
                       if hasattr(os, 'sched_getaffinity') else os.cpu_count())
     threads = max(1, min(int(threads), nrow))
     if threads == 1:
-        _median_rows(packed, single, size, _NBINS, 0, nrow, out)
+        _kernels.median_rows(packed, single, size, _NBINS, 0, nrow, out)
     else:
         # many small bands handed out dynamically: a thread slowed down by
         # other processes on a shared machine does not hold up the others
         band = max(8, min(64, nrow // (4 * threads) or 1))
         starts = range(0, nrow, band)
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda a: _median_rows(
+            list(pool.map(lambda a: _kernels.median_rows(
                 packed, single, size, _NBINS, a, min(a + band, nrow),
                 out[a:a + band]), starts))
     return out.view(np.float32)
-
-
-@njit(nogil=True)
-def _source_index(i, n, reflect):
-    """Index of the pixel that padding puts at (possibly outside) index
-    ``i`` of an axis of length ``n``: numpy's 'symmetric' (scipy's
-    'reflect', repeated for pads longer than the axis) or 'edge'."""
-    if not reflect:
-        return min(max(i, 0), n - 1)
-    while i < 0 or i >= n:
-        if i < 0:
-            i = -i - 1
-        else:
-            i = 2 * n - i - 1
-    return i
-
-
-@njit(nogil=True)
-def _fill_and_pad(sci, dq, flags, level, half, reflect, padded, mask):
-    nr, nc = sci.shape
-    n = 0
-    for r in range(nr):
-        for c in range(nc):
-            v = sci[r, c]
-            bad = (dq[r, c] & flags) != 0 or not np.isfinite(v)
-            mask[r, c] = bad
-            if bad:
-                padded[r + half, c + half] = level[r, c]
-                n += 1
-            else:
-                padded[r + half, c + half] = v
-    # borders: copies of interior pixels
-    for p in range(nr + 2 * half):
-        sr = _source_index(p - half, nr, reflect) + half
-        inner = half <= p < half + nr
-        for q in range(nc + 2 * half):
-            if inner and half <= q < half + nc:
-                continue
-            padded[p, q] = padded[sr, _source_index(q - half, nc, reflect)
-                                  + half]
-    return padded, mask, n
 
 
 def fill_and_pad(sci, dq, flags, level, *, size=15, mode='reflect'):
@@ -438,13 +245,14 @@ def fill_and_pad(sci, dq, flags, level, *, size=15, mode='reflect'):
         raise AcsFlecksError(f'median mode must be one of {MEDIAN_MODES}, '
                              f'got {mode!r}')
     half = check_median_size(size) // 2
+    sci = _c_array(sci, np.float32)
     nr, nc = sci.shape
-    # the big outputs are allocated by numpy, which asks for transparent
-    # huge pages (numba's allocator does not: 16x more page faults)
     padded = np.empty((nr + 2 * half, nc + 2 * half), np.float32)
     mask = np.empty((nr, nc), np.bool_)
-    return _fill_and_pad(sci, dq, np.uint16(flags), level, half,
-                         mode == 'reflect', padded, mask)
+    n = _kernels.fill_and_pad(sci, _c_array(dq, np.uint16), int(flags),
+                              _c_array(level, np.float32), half,
+                              mode == 'reflect', padded, mask)
+    return padded, mask, n
 
 
 # --------------------------------------------------------------------------
@@ -456,126 +264,16 @@ _COARSE_SHIFT = 8
 _NCOARSE = _NBINS >> _COARSE_SHIFT
 
 
-@njit(nogil=True)
-def _coarse_codes(padded, bits, lo, scale, nbins, codes):
-    """The coarse code (``code >> 8`` of the 14-bit monotone code of
-    `_encode_keys`, one byte) of every pixel of the padded image, in its
-    own layout (into ``codes``), and the smallest key of each coarse bin."""
-    nr, nc = padded.shape
-    kmin = np.full(_NCOARSE, 0xFFFFFFFF, np.int64)
-    top = nbins - 1
-    for r in range(nr):
-        for c in range(nc):
-            m = _code(padded[r, c], lo, scale, top) >> _COARSE_SHIFT
-            codes[r, c] = m
-            k = _float_key(bits[r, c])
-            if k < kmin[m]:
-                kmin[m] = k
-    return codes, kmin
-
-
-@njit(nogil=True)
-def _coarse_rows(codes, size, row0, row1, ncol, coarse, below):
-    """Perreault & Hebert sliding histogram of the coarse codes (64 bins)
-    for output rows [row0, row1): the coarse bin of each window's median
-    and the number of window values in lower bins.
-
-    Counts have the type of ``below``: bytes up to 15x15 (a window holds
-    at most 225 values), so the 64-bin vector additions compile to a few
-    SIMD instructions; the median bin is followed along the row as in
-    Huang's method: the count below it is updated with the entering and
-    leaving columns' counts below it, then the bin moves by the few steps
-    the median moved."""
-    nb = _NCOARSE
-    kth = (size * size) // 2
-    ncolp = codes.shape[1]
-    colh = np.zeros((ncolp, nb), below.dtype)
-    kern = np.zeros(nb, below.dtype)
-    lanes = np.arange(nb)
-    for r in range(row0, row0 + size):
-        for c in range(ncolp):
-            colh[c, codes[r, c]] += 1
-    for i in range(row0, row1):
-        if i > row0:
-            for c in range(ncolp):
-                colh[c, codes[i - 1, c]] -= 1
-                colh[c, codes[i + size - 1, c]] += 1
-        for b in range(nb):
-            kern[b] = 0
-        for c in range(size):
-            for b in range(nb):
-                kern[b] += colh[c, b]
-        m = 0
-        acc = 0
-        for j in range(ncol):
-            if j > 0:
-                cin = j + size - 1
-                cout = j - 1
-                d = 0
-                for b in range(nb):
-                    kern[b] += colh[cin, b] - colh[cout, b]
-                    d += (np.int32(colh[cin, b]) - np.int32(colh[cout, b])) \
-                        * (lanes[b] < m)
-                acc += d
-            while acc > kth:
-                m -= 1
-                acc -= kern[m]
-            while acc + kern[m] <= kth:
-                acc += kern[m]
-                m += 1
-            coarse[i - row0, j] = m
-            below[i - row0, j] = acc
-
-
-@njit(nogil=True)
-def _exact_at(codes, bits, size, i, j, m, below, buf):
-    """The exact median (float32 bits) of the window of output pixel
-    (i, j) whose median is in coarse bin ``m`` above ``below`` values:
-    the window's values of that bin, sorted, and the wanted one."""
-    kth = (size * size) // 2
-    k = 0
-    mm = np.uint8(m)
-    for r in range(i, i + size):
-        for c in range(j, j + size):
-            if codes[r, c] == mm:
-                buf[k] = _float_key(bits[r, c])
-                k += 1
-    # insertion sort of the few values of bin m (no allocation)
-    for a in range(1, k):
-        v = buf[a]
-        b = a - 1
-        while b >= 0 and buf[b] > v:
-            buf[b + 1] = buf[b]
-            b -= 1
-        buf[b + 1] = v
-    return _key_bits(buf[kth - below])
-
-
-@njit(nogil=True)
-def _exact_grid(codes, bits, size, coarse, below, step, out):
-    """Exact medians at every ``step``-th row and column."""
-    buf = np.empty(size * size, np.int64)
-    for a in range(out.shape[0]):
-        for b in range(out.shape[1]):
-            i = a * step
-            j = b * step
-            out[a, b] = _exact_at(codes, bits, size, i, j,
-                                  np.int64(coarse[i, j]),
-                                  np.int64(below[i, j]), buf)
-    return out
-
-
-@njit(nogil=True)
 def _coarse_minimum(kmin):
     """The smallest value of each coarse bin (the bin's lower bound on the
-    median) from its smallest key, as float32 bits; empty bins get +inf."""
-    out = np.empty(_NCOARSE, np.uint32)
-    for m in range(_NCOARSE):
-        if kmin[m] == 0xFFFFFFFF:
-            out[m] = np.uint32(0x7F800000)       # +inf: never reached
-        else:
-            out[m] = _key_bits(kmin[m])
-    return out
+    median) from its smallest order-preserving key, as float32 bits (the
+    inverse of the key: negative floats had all bits flipped, positive
+    ones the sign bit set); empty bins get +inf."""
+    k = kmin.astype(np.int64)
+    bits = np.where(k & 0x80000000, k & 0x7FFFFFFF,
+                    ~k & 0xFFFFFFFF).astype(np.uint32)
+    bits[kmin == 0xFFFFFFFF] = 0x7F800000       # +inf: never reached
+    return bits
 
 
 class MedianBrackets:
@@ -615,21 +313,22 @@ class MedianBrackets:
         ny, nx = self.shape
         out = np.empty(((ny + step - 1) // step, (nx + step - 1) // step),
                        np.uint32)
-        return _exact_grid(self._codes, self._bits, self.size, self.coarse,
-                           self.below, step, out).view(np.float32)
+        _kernels.exact_grid(self._codes, self._bits, self.size, self.coarse,
+                            self.below, int(step), out)
+        return out.view(np.float32)
 
     def exact_args(self):
-        """What `exact_median_at` needs inside a numba loop."""
+        """What `exact_median_at` (and the search's fused pass) needs."""
         return self._codes, self._bits, self.size, self.coarse, self.below
 
 
-@njit(nogil=True)
-def exact_median_at(codes, bits, size, coarse, below, i, j, buf):
+def exact_median_at(codes, bits, size, coarse, below, i, j, buf=None):
     """Exact median (float32) of output pixel (i, j) of `MedianBrackets`
-    (arguments from `MedianBrackets.exact_args`; ``buf``: int64 work array
-    of ``size**2``)."""
-    b = _exact_at(codes, bits, size, i, j, np.int64(coarse[i, j]),
-                  np.int64(below[i, j]), buf)
+    (arguments from `MedianBrackets.exact_args`; ``buf`` is not needed
+    any more and ignored).  The fused pass of the search does the same in
+    compiled code, one pixel at a time."""
+    b = _kernels.exact_at(codes, bits, int(size), coarse, below, int(i),
+                          int(j))
     return np.array([b], np.uint32).view(np.float32)[0]
 
 
@@ -666,10 +365,12 @@ def median_brackets(padded, *, size=15, threads=None):
     # window counts in bytes while they fit (up to 15x15), else 16 bits
     counts = np.uint8 if size * size <= 255 else np.uint16
     half = size // 2
+    padded = _c_array(padded, np.float32)
     nrow, ncol = padded.shape[0] - 2 * half, padded.shape[1] - 2 * half
     lo, scale = _quantizer(padded[half:half + nrow, half:half + ncol])
-    codes, kmin = _coarse_codes(padded, padded.view(np.uint32), lo, scale,
-                                _NBINS, np.empty(padded.shape, np.uint8))
+    codes = np.empty(padded.shape, np.uint8)
+    kmin = np.empty(_NCOARSE, np.int64)
+    _kernels.coarse_codes(padded, lo, scale, _NBINS, codes, kmin)
     coarse = np.empty((nrow, ncol), np.uint8)
     below = np.empty((nrow, ncol), counts)
     if threads is None:
@@ -681,7 +382,8 @@ def median_brackets(padded, *, size=15, threads=None):
 
     def work(a):
         b = min(a + band, nrow)
-        _coarse_rows(codes, size, a, b, ncol, coarse[a:b], below[a:b])
+        _kernels.coarse_rows(codes, size, a, b, ncol, coarse[a:b],
+                             below[a:b])
     if threads == 1:
         for a in starts:
             work(a)

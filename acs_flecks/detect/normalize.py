@@ -38,7 +38,7 @@ True
 
 import numpy as np
 
-from ..jit import njit
+from . import _kernels
 
 __all__ = ['box_statistics', 'expand_grid', 'expand_taps',
            'smooth_background', 'background_and_noise',
@@ -221,15 +221,18 @@ def expand_taps(grid, shape, *, box, extrapolate=True):
     return rows, yi0, yw0, yw1
 
 
-@njit(nogil=True)
 def _two_tap_rows(rows, i0, w0, w1, out):
-    """out[r] = w0[r] * rows[i0[r]] + w1[r] * rows[i0[r] + 1] in one pass
-    (numpy would need several full-size temporaries)."""
-    for r in range(out.shape[0]):
-        a = rows[i0[r]]
-        b = rows[i0[r] + 1]
-        for c in range(out.shape[1]):
-            out[r, c] = w0[r] * a[c] + w1[r] * b[c]
+    """out[r] = w0[r] * rows[i0[r]] + w1[r] * rows[i0[r] + 1] (float32) in
+    one compiled pass (numpy would need several full-size temporaries);
+    ``out`` may be any float32 view."""
+    target = out if out.flags.c_contiguous and out.dtype == np.float32 \
+        else np.empty(out.shape, np.float32)
+    _kernels.two_tap_rows(np.ascontiguousarray(rows, np.float32),
+                          np.ascontiguousarray(i0, np.int64),
+                          np.ascontiguousarray(w0, np.float32),
+                          np.ascontiguousarray(w1, np.float32), target)
+    if target is not out:
+        out[...] = target
     return out
 
 
