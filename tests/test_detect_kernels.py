@@ -25,7 +25,7 @@ class TestChecks:
     def test_wrong_dtype(self):
         img = rng_image()
         level = np.ones_like(img)
-        out = np.empty_like(img)
+        out = np.zeros_like(img)
         with pytest.raises(TypeError, match='filtered: wrong dtype'):
             _kernels.deficit(img.astype(np.float64), level, out)
         with pytest.raises(TypeError, match='out: wrong dtype'):
@@ -100,6 +100,30 @@ class TestChecks:
                 level, rows, i0, w, w, np.ones_like(img), 5.0, codes, bits,
                 size, coarse, below, br.lower, np.empty_like(img),
                 np.empty(img.shape, bool))
+
+    def test_sizes_and_steps_out_of_range(self):
+        # every refusal is an exception (never a bare NULL return)
+        img = rng_image((20, 20))
+        br = median_brackets(np.pad(img, 1, mode='symmetric'), size=3)
+        codes, bits, size, coarse, below = br.exact_args()
+        with pytest.raises(ValueError, match='exact_grid'):
+            _kernels.exact_grid(codes, bits, size, coarse, below, 0,
+                                np.empty((20, 20), np.uint32))
+        with pytest.raises(ValueError, match='fill_and_pad'):
+            _kernels.fill_and_pad(img, np.zeros(img.shape, np.uint16), 0,
+                                  img, -1, True, np.empty((18, 18),
+                                                          np.float32),
+                                  np.empty(img.shape, bool))
+        empty = np.empty((0, 5), np.float32)
+        with pytest.raises(ValueError):
+            _kernels.fill_and_pad(empty, np.empty((0, 5), np.uint16), 0,
+                                  empty, 1, True,
+                                  np.empty((2, 7), np.float32),
+                                  np.empty((0, 5), bool))
+        with pytest.raises(ValueError, match='encode_keys'):
+            _kernels.encode_keys(img, 0.0, 1.0, 0,
+                                 np.empty((20, 20), np.uint64),
+                                 np.empty(0, np.int64), np.empty(0, np.int64))
 
     def test_inconsistent_brackets(self):
         # counts that do not match the codes: an error, not a wild read

@@ -101,6 +101,16 @@ release(Arr *arrs, int n)
         }
 }
 
+/* The error of a call that failed a check without setting one itself (a
+   size, step or count out of range). */
+static void
+bad_arguments(const char *function)
+{
+    if (!PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "%s: argument out of range",
+                     function + 2);         /* without the k_ prefix */
+}
+
 #define SHAPE(a, k) ((a).view.shape[k])
 #define DATA(a, type) ((type *)(a).view.buf)
 
@@ -241,6 +251,7 @@ k_fill_and_pad(PyObject *self, PyObject *args)
     release(a, 6);
     return PyLong_FromSsize_t(n);
 fail:
+    bad_arguments(__func__);
     release(a, 6);
     return NULL;
 }
@@ -295,6 +306,7 @@ k_coarse_codes(PyObject *self, PyObject *args)
     release(a, 3);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     release(a, 3);
     return NULL;
 }
@@ -506,6 +518,7 @@ k_coarse_rows(PyObject *self, PyObject *args)
     release(a, 3);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     free(colh);
     release(a, 3);
     return NULL;
@@ -663,6 +676,7 @@ k_exact_grid(PyObject *self, PyObject *args)
         return bracket_error();
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     free(buf);
     release(a, 5);
     return NULL;
@@ -701,6 +715,7 @@ k_exact_at(PyObject *self, PyObject *args)
         return bracket_error();
     return PyLong_FromUnsignedLong((unsigned long)v);
 fail:
+    bad_arguments(__func__);
     free(buf);
     release(a, 4);
     return NULL;
@@ -736,6 +751,7 @@ k_deficit(PyObject *self, PyObject *args)
     release(a, 3);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     release(a, 3);
     return NULL;
 }
@@ -796,6 +812,7 @@ k_two_tap_rows(PyObject *self, PyObject *args)
     release(a, 5);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     release(a, 5);
     return NULL;
 }
@@ -894,6 +911,7 @@ k_data_and_above_bracketed(PyObject *self, PyObject *args)
         return bracket_error();
     return PyLong_FromSsize_t(n);
 fail:
+    bad_arguments(__func__);
     free(buf);
     release(a, 14);
     return NULL;
@@ -940,6 +958,7 @@ k_data_and_below(PyObject *self, PyObject *args)
     release(a, 5);
     return PyLong_FromSsize_t(n);
 fail:
+    bad_arguments(__func__);
     release(a, 5);
     return NULL;
 }
@@ -1001,6 +1020,7 @@ k_encode_keys(PyObject *self, PyObject *args)
     release(a, 4);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     release(a, 4);
     return NULL;
 }
@@ -1152,6 +1172,7 @@ k_median_rows(PyObject *self, PyObject *args)
     release(a, 3);
     Py_RETURN_NONE;
 fail:
+    bad_arguments(__func__);
     free(work);
     release(a, 3);
     return NULL;
@@ -1273,6 +1294,7 @@ k_label8(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     return Py_BuildValue("in", (int)m, npix);
 fail:
+    bad_arguments(__func__);
     release(a, 3);
     return NULL;
 }
