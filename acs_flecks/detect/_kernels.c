@@ -312,9 +312,62 @@ fail:
 }
 
 
+/* One step of the sliding window along a row: the entering column's
+   counts added to the window's, the leaving column's removed, and the
+   change of the count below the median bin m returned. */
+#define COLUMN_STEP(NAME, COUNT)                                              \
+static inline int64_t                                                         \
+NAME(COUNT *kern, const COUNT *cin, const COUNT *cout, int64_t m)             \
+{                                                                             \
+    int32_t d = 0;                                                            \
+    for (int b = 0; b < NCOARSE; b++) {                                       \
+        int32_t x = (int32_t)cin[b] - (int32_t)cout[b];                       \
+        kern[b] = (COUNT)(kern[b] + x);                                       \
+        d += b < m ? x : 0;                                                   \
+    }                                                                         \
+    return d;                                                                 \
+}
+
+COLUMN_STEP(column_step_u16, uint16_t)
+
+#if defined(__SSE2__)
+/* The one-byte step with SSE2 intrinsics: the count of the entering and
+   leaving columns below m is a masked byte sum (psadbw) instead of 64
+   widened lanes; the same arithmetic, the same results. */
+static inline int64_t
+column_step_u8(uint8_t *kern, const uint8_t *cin, const uint8_t *cout,
+               int64_t m)
+{
+    const __m128i zero = _mm_setzero_si128();
+    /* the bin number of each lane, for the mask of the bins below m */
+    const __m128i lane0 = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                        11, 12, 13, 14, 15);
+    const __m128i mv = _mm_set1_epi8((char)m);
+    __m128i sin = zero, sout = zero;
+    for (int q = 0; q < NCOARSE; q += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(cin + q));
+        __m128i o = _mm_loadu_si128((const __m128i *)(cout + q));
+        /* 0xFF where the lane's bin q + b < m (bins <= 64) */
+        __m128i mk = _mm_cmplt_epi8(
+            _mm_add_epi8(lane0, _mm_set1_epi8((char)q)), mv);
+        __m128i *kq = (__m128i *)(kern + q);
+        _mm_storeu_si128(kq, _mm_sub_epi8(_mm_add_epi8(_mm_loadu_si128(kq),
+                                                       a), o));
+        sin = _mm_add_epi64(sin, _mm_sad_epu8(_mm_and_si128(a, mk), zero));
+        sout = _mm_add_epi64(sout, _mm_sad_epu8(_mm_and_si128(o, mk), zero));
+    }
+    __m128i dv = _mm_sub_epi64(sin, sout);
+    return _mm_cvtsi128_si64(dv) +
+           _mm_cvtsi128_si64(_mm_unpackhi_epi64(dv, dv));
+}
+#else
+COLUMN_STEP(column_step_u8, uint8_t)
+#endif
+
 /* Perreault & Hebert sliding histogram of the coarse codes for output rows
-   [row0, row1); COUNT is the type of the counts (uint8 up to 15x15). */
-#define COARSE_ROWS(NAME, COUNT)                                              \
+   [row0, row1); COUNT is the type of the counts (uint8 up to 15x15), STEP
+   the column step of that type. */
+#define COARSE_ROWS(NAME, COUNT, STEP)                                        \
 SIMD_CLONES                                                                   \
 static void                                                                   \
 NAME(const uint8_t *codes, Py_ssize_t ncolp, Py_ssize_t size,                 \
@@ -344,17 +397,9 @@ NAME(const uint8_t *codes, Py_ssize_t ncolp, Py_ssize_t size,                 \
         uint8_t *crow = coarse + (i - row0) * ncol;                           \
         COUNT *brow = below + (i - row0) * ncol;                              \
         for (Py_ssize_t j = 0; j < ncol; j++) {                               \
-            if (j > 0) {                                                      \
-                const COUNT *cin = colh + (j + size - 1) * NCOARSE;           \
-                const COUNT *cout = colh + (j - 1) * NCOARSE;                 \
-                int32_t d = 0;                                                \
-                for (int b = 0; b < NCOARSE; b++) {                           \
-                    int32_t x = (int32_t)cin[b] - (int32_t)cout[b];           \
-                    kern[b] = (COUNT)(kern[b] + x);                           \
-                    d += b < m ? x : 0;                                       \
-                }                                                             \
-                acc += d;                                                     \
-            }                                                                 \
+            if (j > 0)                                                        \
+                acc += STEP(kern, colh + (j + size - 1) * NCOARSE,            \
+                            colh + (j - 1) * NCOARSE, m);                     \
             while (acc > kth) {                                               \
                 m--;                                                          \
                 acc -= kern[m];                                               \
@@ -369,84 +414,8 @@ NAME(const uint8_t *codes, Py_ssize_t ncolp, Py_ssize_t size,                 \
     }                                                                         \
 }
 
-#if !defined(__SSE2__)
-COARSE_ROWS(coarse_rows_u8, uint8_t)
-#endif
-
-#if defined(__SSE2__)
-/* The one-byte version with SSE2 intrinsics: the count of the entering and
-   leaving columns below the median bin m is a masked byte sum (psadbw)
-   instead of 64 widened lanes; the same arithmetic, the same results. */
-static void
-coarse_rows_sse2(const uint8_t *codes, Py_ssize_t ncolp, Py_ssize_t size,
-                 Py_ssize_t row0, Py_ssize_t row1, Py_ssize_t ncol,
-                 uint8_t *coarse, uint8_t *below, uint8_t *colh)
-{
-    int64_t kth = (int64_t)(size * size) / 2;
-    uint8_t kern[NCOARSE] __attribute__((aligned(16)));
-    const __m128i zero = _mm_setzero_si128();
-    /* the bin number of each lane, for the mask of the bins below m */
-    const __m128i lane0 = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                        11, 12, 13, 14, 15);
-    memset(colh, 0, (size_t)NCOARSE * ncolp);
-    for (Py_ssize_t r = row0; r < row0 + size; r++)
-        for (Py_ssize_t c = 0; c < ncolp; c++)
-            colh[c * NCOARSE + codes[r * ncolp + c]] += 1;
-    for (Py_ssize_t i = row0; i < row1; i++) {
-        if (i > row0) {
-            const uint8_t *out_row = codes + (i - 1) * ncolp;
-            const uint8_t *in_row = codes + (i + size - 1) * ncolp;
-            for (Py_ssize_t c = 0; c < ncolp; c++) {
-                colh[c * NCOARSE + out_row[c]] -= 1;
-                colh[c * NCOARSE + in_row[c]] += 1;
-            }
-        }
-        memset(kern, 0, sizeof kern);
-        for (Py_ssize_t c = 0; c < size; c++)
-            for (int b = 0; b < NCOARSE; b++)
-                kern[b] += colh[c * NCOARSE + b];
-        int64_t m = 0, acc = 0;
-        uint8_t *crow = coarse + (i - row0) * ncol;
-        uint8_t *brow = below + (i - row0) * ncol;
-        for (Py_ssize_t j = 0; j < ncol; j++) {
-            if (j > 0) {
-                const uint8_t *cin = colh + (j + size - 1) * NCOARSE;
-                const uint8_t *cout = colh + (j - 1) * NCOARSE;
-                __m128i sin = zero, sout = zero;
-                const __m128i mv = _mm_set1_epi8((char)m);
-                for (int q = 0; q < NCOARSE; q += 16) {
-                    __m128i a = _mm_loadu_si128((const __m128i *)(cin + q));
-                    __m128i o = _mm_loadu_si128((const __m128i *)(cout + q));
-                    /* 0xFF where the lane's bin q + b < m (bins <= 64) */
-                    __m128i mk = _mm_cmplt_epi8(
-                        _mm_add_epi8(lane0, _mm_set1_epi8((char)q)), mv);
-                    __m128i *kq = (__m128i *)(kern + q);
-                    _mm_store_si128(kq, _mm_sub_epi8(
-                        _mm_add_epi8(_mm_load_si128(kq), a), o));
-                    sin = _mm_add_epi64(sin, _mm_sad_epu8(
-                        _mm_and_si128(a, mk), zero));
-                    sout = _mm_add_epi64(sout, _mm_sad_epu8(
-                        _mm_and_si128(o, mk), zero));
-                }
-                __m128i dv = _mm_sub_epi64(sin, sout);
-                acc += _mm_cvtsi128_si64(dv) +
-                       _mm_cvtsi128_si64(_mm_unpackhi_epi64(dv, dv));
-            }
-            while (acc > kth) {
-                m--;
-                acc -= kern[m];
-            }
-            while (acc + kern[m] <= kth) {
-                acc += kern[m];
-                m++;
-            }
-            crow[j] = (uint8_t)m;
-            brow[j] = (uint8_t)acc;
-        }
-    }
-}
-#endif
-COARSE_ROWS(coarse_rows_u16, uint16_t)
+COARSE_ROWS(coarse_rows_u8, uint8_t, column_step_u8)
+COARSE_ROWS(coarse_rows_u16, uint16_t, column_step_u16)
 
 static PyObject *
 k_coarse_rows(PyObject *self, PyObject *args)
@@ -500,13 +469,8 @@ k_coarse_rows(PyObject *self, PyObject *args)
             coarse_rows_u16(codes, ncolp, size, row0, row1, ncol, coarse,
                             (uint16_t *)below, (uint16_t *)colh);
         else
-#if defined(__SSE2__)
-            coarse_rows_sse2(codes, ncolp, size, row0, row1, ncol, coarse,
-                             (uint8_t *)below, (uint8_t *)colh);
-#else
             coarse_rows_u8(codes, ncolp, size, row0, row1, ncol, coarse,
                            (uint8_t *)below, (uint8_t *)colh);
-#endif
         }
         Py_END_ALLOW_THREADS
         if (bad) {
